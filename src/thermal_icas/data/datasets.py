@@ -1,0 +1,47 @@
+"""Torch datasets over images that were decoded, masked and resized once, up front."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+
+class CachedImageDataset(Dataset):
+    """Serves augmented views of preprocessed uint8 images.
+
+    `views=2` yields two independent augmentations of one image for contrastive learning.
+    The dataset index of each image travels with the batch so callers can check which images
+    a stage actually received.
+    """
+
+    def __init__(
+        self,
+        images: Tensor,
+        labels: Tensor,
+        indices: Sequence[int],
+        transform: nn.Module,
+        views: int = 1,
+    ) -> None:
+        if views < 1:
+            raise ValueError(f"views must be >= 1, got {views}")
+        self.images = images
+        self.labels = labels
+        self.indices = list(indices)
+        self.transform = transform
+        self.views = views
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int) -> dict[str, Any]:
+        index = self.indices[item]
+        image = self.images[index]
+        sample: dict[str, Any] = {"label": self.labels[index], "index": index}
+        if self.views == 1:
+            sample["image"] = self.transform(image)
+        else:
+            sample["views"] = [self.transform(image) for _ in range(self.views)]
+        return sample

@@ -1,0 +1,99 @@
+"""Patient-level, label-stratified splits: no patient's images may straddle two splits."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from thermal_icas.data.records import ClassInfo, DatasetError, ImageRecord
+
+SPLITS = ("train", "val", "test")
+SPLIT_COLUMNS = ("path", "patient", "label", "split")
+
+
+def split_patients(
+    records: Sequence[ImageRecord], fractions: Mapping[str, float], seed: int
+) -> dict[str, str]:
+    """Assign every patient to a split, stratified by the patient's label.
+
+    Each class's patients are shuffled with a seeded generator and cut by the fractions, so
+    every split gets both classes whenever a class has enough patients.
+    """
+    names = [name for name in SPLITS if fractions.get(name, 0.0) > 0]
+    total = sum(fractions[name] for name in names)
+    if "train" not in names or total <= 0:
+        raise DatasetError(f"data.split must give 'train' a positive share, got {dict(fractions)}")
+    shares = [fractions[name] / total for name in names]
+
+    by_label: dict[int, list[str]] = defaultdict(list)
+    for patient, label in sorted({(r.patient, r.label) for r in records}):
+        by_label[label].append(patient)
+
+    rng = np.random.default_rng(seed)
+    assignment: dict[str, str] = {}
+    for label in sorted(by_label):
+        patients = by_label[label]
+        order = rng.permutation(len(patients))
+        counts = _split_counts(len(patients), shares)
+        start = 0
+        for name, count in zip(names, counts, strict=True):
+            for index in order[start : start + count]:
+                assignment[patients[index]] = name
+            start += count
+    return assignment
+
+
+def _split_counts(n: int, shares: Sequence[float]) -> list[int]:
+    """Round each non-train share, keeping at least one patient per split when n allows."""
+    counts = [0] + [round(n * share) for share in shares[1:]]
+    if n >= len(shares):
+        counts = [0] + [max(1, c) for c in counts[1:]]
+    counts[0] = n - sum(counts[1:])
+    if counts[0] < 1:
+        counts = [n] + [0] * (len(shares) - 1)
+    return counts
+
+
+def check_disjoint(rows: Sequence[tuple[ImageRecord, str]]) -> None:
+    seen: dict[str, str] = {}
+    for record, split in rows:
+        other = seen.setdefault(record.patient, split)
+        if other != split:
+            raise DatasetError(f"patient '{record.patient}' is in both '{other}' and '{split}'")
+
+
+def write_splits(path: Path, rows: Sequence[tuple[ImageRecord, str]], classes: ClassInfo) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SPLIT_COLUMNS)
+        for record, split in rows:
+            writer.writerow([record.path, record.patient, classes.names[record.label], split])
+
+
+def read_splits(path: Path, classes: ClassInfo) -> list[tuple[ImageRecord, str]]:
+    """Load a saved split so that several runs can share exactly the same patients."""
+    if not path.is_file():
+        raise DatasetError(f"data.split_file '{path}' does not exist")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = set(SPLIT_COLUMNS) - set(reader.fieldnames or ())
+        if missing:
+            raise DatasetError(f"data.split_file '{path}' lacks the columns {sorted(missing)}")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            if row["label"] not in classes.names or row["split"] not in SPLITS:
+                raise DatasetError(
+                    f"{path}:{line}: label '{row['label']}' or split '{row['split']}' is unknown "
+                    f"(classes {list(classes.names)}, splits {list(SPLITS)})"
+                )
+            if not Path(row["path"]).is_file():
+                raise DatasetError(f"{path}:{line}: image '{row['path']}' does not exist")
+            record = ImageRecord(row["path"], row["patient"], classes.names.index(row["label"]))
+            rows.append((record, row["split"]))
+    check_disjoint(rows)
+    return rows

@@ -1,0 +1,178 @@
+"""The run's dataset: where the images come from, how patients are split, how batches are made."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from thermal_icas.data.datasets import CachedImageDataset
+from thermal_icas.data.preprocess import preprocess_all
+from thermal_icas.data.records import (
+    ClassInfo,
+    DatasetError,
+    ImageRecord,
+    find_class_dirs,
+    resolve_classes,
+    scan_folder,
+)
+from thermal_icas.data.splits import check_disjoint, read_splits, split_patients, write_splits
+from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
+from thermal_icas.data.transforms import AugmentConfig, eval_transform, train_transform
+from thermal_icas.masks.base import FaceMask
+
+log = logging.getLogger(__name__)
+
+
+class ThermalData:
+    """Resolves the data source, splits it by patient and caches the preprocessed images.
+
+    `data_dir=None` selects the embedded synthetic dataset, generated once into `cache_dir`.
+    With `test_dir`, data_dir is split into train/val only and test_dir is the test split.
+    """
+
+    def __init__(
+        self,
+        *,
+        data_dir: str | None,
+        test_dir: str | None,
+        split_file: str | None,
+        positive_class: str | None,
+        patient_regex: str,
+        split: Mapping[str, float],
+        split_seed: int,
+        image_size: int,
+        num_workers: int,
+        augment: Mapping[str, object],
+        mean: Sequence[float],
+        std: Sequence[float],
+        mask: FaceMask,
+        synthetic: SyntheticSpec,
+        cache_dir: str,
+    ) -> None:
+        self.data_dir = data_dir
+        self.test_dir = test_dir
+        self.split_file = split_file
+        self.positive_class = positive_class
+        self.patient_regex = patient_regex
+        self.split_fractions = dict(split)
+        self.split_seed = split_seed
+        self.image_size = image_size
+        self.num_workers = num_workers
+        self.augment = AugmentConfig(**{k: _tuple(v) for k, v in augment.items()})
+        self.mean = tuple(mean)
+        self.std = tuple(std)
+        self.mask = mask
+        self.synthetic = synthetic
+        self.cache_dir = Path(cache_dir)
+        self.classes: ClassInfo | None = None
+        self.rows: list[tuple[ImageRecord, str]] = []
+        self.images: torch.Tensor | None = None
+        self.labels: torch.Tensor | None = None
+
+    def setup(self) -> None:
+        """Scan, split and preprocess; idempotent so every stage can call it."""
+        if self.images is not None:
+            return
+        root = self._resolve_root()
+        self.classes = resolve_classes(find_class_dirs(root), self.positive_class, str(root))
+        self.rows = self._make_rows(root)
+        for split in ("train", "val", "test"):
+            present = {r.label for r in self.records(split)}
+            if len(present) < 2:
+                raise DatasetError(
+                    f"the {split} split has {self.counts(split)} images per class: both classes "
+                    "are needed; add patients or change data.split"
+                )
+        self.images = preprocess_all([r.path for r, _ in self.rows], self.mask, self.image_size)
+        self.labels = torch.tensor([r.label for r, _ in self.rows])
+        for split in ("train", "val", "test"):
+            records = self.records(split)
+            log.info(
+                "%s: %d images, %d patients, per class %s",
+                split,
+                len(records),
+                len({r.patient for r in records}),
+                self.counts(split),
+            )
+
+    def _resolve_root(self) -> Path:
+        if self.data_dir is not None:
+            return Path(self.data_dir).expanduser()
+        root = ensure_dataset(self.cache_dir / "synthetic", self.synthetic)
+        log.info("Using the embedded synthetic dataset at %s", root)
+        return root
+
+    def _make_rows(self, root: Path) -> list[tuple[ImageRecord, str]]:
+        assert self.classes is not None
+        if self.split_file is not None:
+            return read_splits(Path(self.split_file).expanduser(), self.classes)
+        records = scan_folder(root, self.classes, self.patient_regex)
+        fractions = dict(self.split_fractions)
+        test_records: list[ImageRecord] = []
+        if self.test_dir is not None:
+            test_root = Path(self.test_dir).expanduser()
+            test_names = find_class_dirs(test_root)
+            if tuple(test_names) != self.classes.names:
+                raise DatasetError(
+                    f"data.test_dir '{test_root}' has classes {test_names}, "
+                    f"but data_dir has {list(self.classes.names)}"
+                )
+            test_records = scan_folder(test_root, self.classes, self.patient_regex)
+            fractions["test"] = 0.0
+        assignment = split_patients(records, fractions, self.split_seed)
+        rows = [(r, assignment[r.patient]) for r in records] + [(r, "test") for r in test_records]
+        if not test_records:
+            check_disjoint(rows)
+        return rows
+
+    def records(self, split: str) -> list[ImageRecord]:
+        return [record for record, name in self.rows if name == split]
+
+    def indices(self, split: str) -> list[int]:
+        return [i for i, (_, name) in enumerate(self.rows) if name == split]
+
+    def counts(self, split: str) -> dict[str, int]:
+        assert self.classes is not None
+        counter = Counter(self.classes.names[r.label] for r in self.records(split))
+        return {name: counter.get(name, 0) for name in self.classes.names}
+
+    def class_weights(self) -> list[float]:
+        """Inverse-frequency weights from the training split, so the minority class counts."""
+        assert self.classes is not None
+        counts = self.counts("train")
+        total = sum(counts.values())
+        return [total / (len(counts) * counts[name]) for name in self.classes.names]
+
+    def write_splits(self, path: Path) -> None:
+        assert self.classes is not None
+        write_splits(path, self.rows, self.classes)
+
+    def dataset(self, split: str, *, train: bool, views: int = 1) -> CachedImageDataset:
+        if self.images is None or self.labels is None:
+            raise RuntimeError("call setup() before asking for datasets")
+        transform = (
+            train_transform(self.image_size, self.augment, self.mean, self.std)
+            if train
+            else eval_transform(self.mean, self.std)
+        )
+        return CachedImageDataset(self.images, self.labels, self.indices(split), transform, views)
+
+    def loader(self, split: str, *, batch_size: int, train: bool, views: int = 1) -> DataLoader:
+        dataset = self.dataset(split, train=train, views=views)
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=train,
+            drop_last=train and len(dataset) > batch_size,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+
+def _tuple(value: object) -> object:
+    return tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else value

@@ -1,0 +1,145 @@
+"""Stage 2: fine-tune (or linearly probe) the encoder as an ICAS classifier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from thermal_icas.lit.metrics import confusion_matrix, finalize, screening_metrics
+from thermal_icas.models.heads import ThermalClassifier
+
+FINETUNE_MODES = ("full", "linear")
+
+
+class ClassifierModule(L.LightningModule):
+    """Class-weighted cross-entropy on the classifier; metrics on the positive-class probability.
+
+    `mode="linear"` freezes the encoder and keeps it in eval mode for good, so its BatchNorm
+    statistics cannot drift; `mode="full"` trains it with a smaller learning rate than the head.
+    """
+
+    def __init__(
+        self,
+        classifier: ThermalClassifier,
+        optimizer: Callable[..., Optimizer],
+        class_weights: Sequence[float],
+        positive_index: int,
+        scheduler: Callable[..., Any] | None = None,
+        mode: str = "full",
+        backbone_lr_scale: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if mode not in FINETUNE_MODES:
+            raise ValueError(f"training.finetune.mode='{mode}' must be one of {FINETUNE_MODES}")
+        self.save_hyperparameters(ignore=["classifier", "optimizer", "scheduler"])
+        self.model = classifier
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.criterion = nn.CrossEntropyLoss(weight=torch.tensor(list(class_weights)))
+        self.val_metrics = screening_metrics().clone(prefix="val/")
+        self.decision_threshold = 0.5
+        self.test_metrics = screening_metrics().clone(prefix="test/")
+        self.test_confusion = confusion_matrix(0.5)
+        if mode == "linear":
+            self.model.encoder.requires_grad_(False)
+            self.model.encoder.eval()
+
+    @property
+    def frozen_encoder(self) -> bool:
+        return self.hparams.mode == "linear"
+
+    def train(self, mode: bool = True) -> ClassifierModule:
+        super().train(mode)
+        if self.frozen_encoder:
+            self.model.encoder.eval()
+        return self
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model(x)
+
+    def positive_probability(self, logits: Tensor) -> Tensor:
+        return logits.float().softmax(-1)[:, self.hparams.positive_index]
+
+    def _targets(self, labels: Tensor) -> Tensor:
+        return (labels == self.hparams.positive_index).long()
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        logits = self(batch["image"])
+        loss = self.criterion(logits, batch["label"])
+        accuracy = (logits.argmax(-1) == batch["label"]).float().mean()
+        size = batch["label"].shape[0]
+        self.log(
+            "train/loss",
+            loss,
+            on_epoch=True,
+            on_step=False,
+            prog_bar=True,
+            batch_size=size,
+            sync_dist=True,
+        )
+        self.log(
+            "train/acc", accuracy, on_epoch=True, on_step=False, batch_size=size, sync_dist=True
+        )
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        logits = self(batch["image"])
+        loss = self.criterion(logits, batch["label"])
+        self.log(
+            "val/loss", loss, on_epoch=True, batch_size=batch["label"].shape[0], sync_dist=True
+        )
+        self.val_metrics.update(self.positive_probability(logits), self._targets(batch["label"]))
+
+    def on_validation_epoch_end(self) -> None:
+        values = finalize(self.val_metrics.compute(), "val/")
+        self.log("val/auroc", values.pop("val/auroc"), prog_bar=True)
+        self.log_dict(values)
+        self.val_metrics.reset()
+
+    def on_test_start(self) -> None:
+        """Rebuild the thresholded metrics with the threshold chosen on validation."""
+        self.test_metrics = screening_metrics(self.decision_threshold).clone(prefix="test/")
+        self.test_confusion = confusion_matrix(self.decision_threshold)
+        self.test_metrics.to(self.device)
+        self.test_confusion.to(self.device)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        probs = self.positive_probability(self(batch["image"]))
+        targets = self._targets(batch["label"])
+        self.test_metrics.update(probs, targets)
+        self.test_confusion.update(probs, targets)
+
+    def on_test_epoch_end(self) -> None:
+        values = finalize(self.test_metrics.compute(), "test/")
+        (tn, fp), (fn, tp) = self.test_confusion.compute().tolist()
+        values.update({"test/tn": tn, "test/fp": fp, "test/fn": fn, "test/tp": tp})
+        values["test/threshold"] = self.decision_threshold
+        self.log_dict({k: float(v) for k, v in values.items()})
+        self.test_metrics.reset()
+        self.test_confusion.reset()
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
+        return {
+            "prob": self.positive_probability(self(batch["image"])),
+            "target": self._targets(batch["label"]),
+            "index": batch["index"],
+        }
+
+    def configure_optimizers(self) -> Any:
+        head = [*self.model.head.parameters()]
+        if self.model.encoder.attention is not None:
+            head += [*self.model.encoder.attention.parameters()]
+        groups = [{"params": [p for p in head if p.requires_grad]}]
+        if not self.frozen_encoder:
+            groups.append({"params": [*self.model.encoder.trunk.parameters()]})
+        optimizer = self.optimizer_factory(groups)
+        if not self.frozen_encoder:
+            optimizer.param_groups[1]["lr"] *= self.hparams.backbone_lr_scale
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self.scheduler_factory(optimizer)}

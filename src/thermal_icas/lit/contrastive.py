@@ -1,0 +1,95 @@
+"""Stage 1: contrastive pretraining of the encoder, with an online linear probe as a gauge."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from thermal_icas.lit.metrics import screening_metrics
+from thermal_icas.models.encoder import ThermalEncoder
+from thermal_icas.models.heads import ProjectionHead
+
+
+class ContrastiveModule(L.LightningModule):
+    """Trains encoder + projection on two views per training image.
+
+    The probe learns on detached features, so it measures what the encoder has learned
+    without feeding label information back into it; it is scored on the val split each epoch.
+    """
+
+    def __init__(
+        self,
+        encoder: ThermalEncoder,
+        loss: nn.Module,
+        optimizer: Callable[..., Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        projection_dim: int = 128,
+        num_classes: int = 2,
+        positive_index: int = 1,
+        probe_lr: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["encoder", "loss", "optimizer", "scheduler"])
+        self.encoder = encoder
+        self.projection = ProjectionHead(encoder.out_dim, projection_dim)
+        self.loss = loss
+        self.probe = nn.Linear(encoder.out_dim, num_classes)
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.probe_metrics = screening_metrics().clone(prefix="contrastive/probe_")
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        view1, view2 = batch["views"]
+        labels = batch["label"]
+        features = self.encoder(torch.cat([view1, view2]))
+        f1, f2 = features.chunk(2)
+        z1, z2 = self.projection(f1), self.projection(f2)
+        contrastive = self.loss(z1, z2, labels if self.loss.needs_labels else None)
+        probe_logits = self.probe(features.detach())
+        probe_loss = nn.functional.cross_entropy(probe_logits, torch.cat([labels, labels]))
+        batch_size = labels.shape[0]
+        self.log(
+            "contrastive/loss",
+            contrastive,
+            on_epoch=True,
+            on_step=False,
+            prog_bar=True,
+            batch_size=batch_size,
+            sync_dist=True,
+        )
+        self.log(
+            "contrastive/probe_train_loss",
+            probe_loss,
+            on_epoch=True,
+            on_step=False,
+            batch_size=batch_size,
+            sync_dist=True,
+        )
+        return contrastive + probe_loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        logits = self.probe(self.encoder(batch["image"]))
+        positive = logits.softmax(-1)[:, self.hparams.positive_index]
+        target = (batch["label"] == self.hparams.positive_index).long()
+        self.probe_metrics.update(positive, target)
+
+    def on_validation_epoch_end(self) -> None:
+        values = self.probe_metrics.compute()
+        self.log("contrastive/probe_acc", values["contrastive/probe_acc"], prog_bar=True)
+        self.log("contrastive/probe_auroc", values["contrastive/probe_auroc"], prog_bar=True)
+        self.probe_metrics.reset()
+
+    def configure_optimizers(self) -> Any:
+        groups = [
+            {"params": [*self.encoder.parameters(), *self.projection.parameters()]},
+            {"params": self.probe.parameters(), "lr": self.hparams.probe_lr, "weight_decay": 0.0},
+        ]
+        optimizer = self.optimizer_factory(groups)
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": self.scheduler_factory(optimizer)}

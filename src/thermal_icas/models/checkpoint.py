@@ -1,0 +1,32 @@
+"""Encoder checkpoints that carry their architecture, so a mismatch fails with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from thermal_icas.models.encoder import ThermalEncoder
+
+ENCODER_FILE = Path("checkpoints") / "encoder.pt"
+
+
+def save_encoder(encoder: ThermalEncoder, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"arch": dict(encoder.arch), "state_dict": encoder.state_dict()}, path)
+
+
+def load_encoder(encoder: ThermalEncoder, path: str | Path) -> None:
+    """Load weights saved by `save_encoder`; a run directory stands for its encoder file."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        path = path / ENCODER_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"training.encoder_ckpt: no encoder checkpoint at '{path}'")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved.get("arch") != encoder.arch:
+        raise ValueError(
+            f"training.encoder_ckpt '{path}' was trained as {saved.get('arch')}, "
+            f"but this run builds {encoder.arch}"
+        )
+    encoder.load_state_dict(saved["state_dict"])

@@ -1,0 +1,180 @@
+"""One run: contrastive pretraining, fine-tuning, threshold on val, test on held-out patients."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import Logger
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig
+
+from thermal_icas.data.thermal_data import ThermalData
+from thermal_icas.lit.classifier import ClassifierModule
+from thermal_icas.lit.contrastive import ContrastiveModule
+from thermal_icas.lit.metrics import youden_threshold
+from thermal_icas.models.checkpoint import ENCODER_FILE, load_encoder, save_encoder
+from thermal_icas.models.encoder import ThermalEncoder
+from thermal_icas.models.heads import ThermalClassifier
+from thermal_icas.reporting.console import print_config_tree, print_metrics_table
+from thermal_icas.reporting.plots import plot_confusion, plot_roc
+from thermal_icas.reporting.results import METRICS_FILE, write_metrics, write_predictions
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> dict[str, float]:
+    """Train and test as configured; returns (and writes) the run's metrics."""
+    output_dir = Path(cfg.paths.output_dir)
+    if rank_zero_only.rank == 0:
+        print_config_tree(cfg)
+    L.seed_everything(cfg.seed, workers=True)
+
+    data: ThermalData = instantiate(cfg.data)
+    data.setup()
+    if rank_zero_only.rank == 0:
+        data.write_splits(output_dir / "splits.csv")
+    loggers = _instantiate_all(cfg.get("logger"))
+
+    encoder: ThermalEncoder = instantiate(cfg.model.encoder)
+    if cfg.training.encoder_ckpt:
+        load_encoder(encoder, cfg.training.encoder_ckpt)
+    metrics: dict[str, float] = {}
+    if not cfg.training.skip_contrastive:
+        metrics.update(pretrain(cfg, data, encoder, loggers))
+        if rank_zero_only.rank == 0:
+            save_encoder(encoder, output_dir / ENCODER_FILE)
+    metrics.update(finetune_and_test(cfg, data, encoder, loggers))
+
+    if rank_zero_only.rank == 0:
+        write_metrics(output_dir / METRICS_FILE, metrics)
+        print_metrics_table(metrics)
+    return metrics
+
+
+def pretrain(
+    cfg: DictConfig, data: ThermalData, encoder: ThermalEncoder, loggers: list[Logger]
+) -> dict[str, float]:
+    """Stage 1 sees only the training split; val images only score the detached probe."""
+    stage = cfg.training.contrastive
+    assert data.classes is not None
+    module = ContrastiveModule(
+        encoder=encoder,
+        loss=instantiate(cfg.loss),
+        optimizer=instantiate(stage.optimizer),
+        scheduler=instantiate(stage.scheduler) if stage.get("scheduler") else None,
+        projection_dim=cfg.model.projection_dim,
+        num_classes=len(data.classes.names),
+        positive_index=data.classes.positive_index,
+        probe_lr=stage.probe_lr,
+    )
+    trainer = _trainer(cfg, stage.epochs, "contrastive", loggers)
+    trainer.fit(
+        module,
+        train_dataloaders=data.loader("train", batch_size=stage.batch_size, train=True, views=2),
+        val_dataloaders=data.loader("val", batch_size=stage.batch_size, train=False),
+    )
+    return {
+        key: float(value)
+        for key, value in trainer.callback_metrics.items()
+        if key in ("contrastive/probe_auroc", "contrastive/probe_acc")
+    }
+
+
+def finetune_and_test(
+    cfg: DictConfig, data: ThermalData, encoder: ThermalEncoder, loggers: list[Logger]
+) -> dict[str, float]:
+    stage = cfg.training.finetune
+    assert data.classes is not None
+    module = ClassifierModule(
+        classifier=ThermalClassifier(encoder, len(data.classes.names), cfg.model.dropout),
+        optimizer=instantiate(stage.optimizer),
+        scheduler=instantiate(stage.scheduler) if stage.get("scheduler") else None,
+        class_weights=data.class_weights(),
+        positive_index=data.classes.positive_index,
+        mode=stage.mode,
+        backbone_lr_scale=stage.backbone_lr_scale,
+    )
+    trainer = _trainer(cfg, stage.epochs, "classifier", loggers)
+    trainer.fit(
+        module,
+        train_dataloaders=data.loader("train", batch_size=stage.batch_size, train=True),
+        val_dataloaders=data.loader("val", batch_size=stage.batch_size, train=False),
+    )
+    checkpoint = trainer.checkpoint_callback
+    assert isinstance(checkpoint, ModelCheckpoint)
+    best = checkpoint.best_model_path or None
+    if best is None:
+        log.warning("No best checkpoint was saved; testing the final weights")
+
+    val_probs, val_targets, _ = _predict(trainer, module, data, "val", stage.batch_size, best)
+    module.decision_threshold = youden_threshold(val_probs, val_targets)
+    test_loader = data.loader("test", batch_size=stage.batch_size, train=False)
+    (results,) = trainer.test(module, test_loader, ckpt_path=best, verbose=False)
+    metrics = {key: float(value) for key, value in results.items()}
+    if checkpoint.best_model_score is not None:
+        metrics["val/auroc_best"] = float(checkpoint.best_model_score)
+
+    if rank_zero_only.rank == 0:
+        _write_test_reports(cfg, trainer, module, data, stage.batch_size, best, metrics)
+    return metrics
+
+
+def _write_test_reports(
+    cfg: DictConfig,
+    trainer: L.Trainer,
+    module: ClassifierModule,
+    data: ThermalData,
+    batch_size: int,
+    ckpt_path: str | None,
+    metrics: dict[str, float],
+) -> None:
+    assert data.classes is not None
+    output_dir = Path(cfg.paths.output_dir)
+    probs, targets, indices = _predict(trainer, module, data, "test", batch_size, ckpt_path)
+    threshold = metrics["test/threshold"]
+    records = [data.rows[i][0] for i in indices.tolist()]
+    write_predictions(
+        output_dir / "test_predictions.csv", records, probs.tolist(), threshold, data.classes
+    )
+    plot_roc(probs, targets, metrics["test/auroc"], threshold, output_dir / "roc.png")
+    positive, negative = data.classes.positive, _negative_name(data)
+    tn, fp, fn, tp = (int(metrics[f"test/{k}"]) for k in ("tn", "fp", "fn", "tp"))
+    plot_confusion([[tp, fn], [fp, tn]], [positive, negative], output_dir / "confusion_matrix.png")
+
+
+def _negative_name(data: ThermalData) -> str:
+    assert data.classes is not None
+    return next(name for name in data.classes.names if name != data.classes.positive)
+
+
+def _predict(
+    trainer: L.Trainer,
+    module: ClassifierModule,
+    data: ThermalData,
+    split: str,
+    batch_size: int,
+    ckpt_path: str | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    loader = data.loader(split, batch_size=batch_size, train=False)
+    outputs = trainer.predict(module, loader, ckpt_path=ckpt_path)
+    assert outputs is not None
+    return tuple(torch.cat([o[key] for o in outputs]).cpu() for key in ("prob", "target", "index"))
+
+
+def _trainer(cfg: DictConfig, epochs: int, stage: str, loggers: list[Logger]) -> L.Trainer:
+    callbacks: list[Callback] = _instantiate_all(cfg.callbacks.get("common"))
+    callbacks += _instantiate_all(cfg.callbacks.get(stage))
+    return instantiate(cfg.trainer, max_epochs=epochs, callbacks=callbacks, logger=loggers or False)
+
+
+def _instantiate_all(group: DictConfig | None) -> list[Any]:
+    """Instantiate every `_target_` entry of a group; null entries switch one off."""
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if node is not None and "_target_" in node]

@@ -1,0 +1,1 @@
+"""Run outputs for people: console summaries and figures."""

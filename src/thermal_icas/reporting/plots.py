@@ -1,0 +1,60 @@
+"""Figures a reader of the run directory looks at first: ROC curve and confusion matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from torch import Tensor
+from torchmetrics.functional.classification import binary_roc
+
+
+def plot_roc(probs: Tensor, targets: Tensor, auroc: float, threshold: float, path: Path) -> None:
+    fpr, tpr, thresholds = binary_roc(probs, targets)
+    chosen = int((thresholds - threshold).abs().argmin())
+    figure, axes = plt.subplots(figsize=(4.5, 4.5))
+    axes.plot(fpr.numpy(), tpr.numpy(), label=f"AUROC = {auroc:.3f}")
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
+    axes.scatter(
+        [float(fpr[chosen])],
+        [float(tpr[chosen])],
+        color="red",
+        zorder=3,
+        label=f"threshold = {threshold:.3f}",
+    )
+    axes.set(
+        xlabel="1 - specificity",
+        ylabel="sensitivity",
+        title="Test ROC",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: Path) -> None:
+    """Rows are the true class, columns the prediction, in the order given by `labels`."""
+    figure, axes = plt.subplots(figsize=(4, 3.6))
+    axes.imshow(matrix, cmap="Blues")
+    for row, values in enumerate(matrix):
+        for column, value in enumerate(values):
+            axes.text(column, row, str(value), ha="center", va="center", fontsize=12)
+    axes.set(
+        xticks=range(len(labels)),
+        yticks=range(len(labels)),
+        xticklabels=labels,
+        yticklabels=labels,
+        xlabel="predicted",
+        ylabel="true",
+        title="Test confusion matrix",
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)

@@ -1,0 +1,69 @@
+"""Every option of every config group composes and instantiates its objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra.utils import instantiate
+
+from tests.conftest import CONF_DIR, ComposeFn
+from thermal_icas.data.thermal_data import ThermalData
+from thermal_icas.models import ThermalEncoder
+
+GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra")
+OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
+
+
+def test_the_documented_groups_exist() -> None:
+    expected = {
+        "data",
+        "model",
+        "mask",
+        "attention",
+        "asymmetry",
+        "training",
+        "trainer",
+        "logger",
+        "callbacks",
+        "paths",
+        "experiment",
+        "debug",
+        "loss",
+    }
+    assert expected <= {*GROUPS}
+    assert (CONF_DIR / "hydra" / "default.yaml").is_file()
+    assert {p.stem for p in (CONF_DIR / "trainer").glob("*.yaml")} >= {"cpu", "gpu", "ddp", "auto"}
+    assert {p.stem for p in (CONF_DIR / "attention").glob("*.yaml")} == {"on", "off"}
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_option_composes_and_instantiates(
+    compose_cfg: ComposeFn, tmp_path: Path, group: str, option: str
+) -> None:
+    overrides = [f"{group}={option}", "model.pretrained=none"]
+    if group == "experiment" or group == "debug":
+        overrides.append(f"data.data_dir={tmp_path}")
+    cfg = compose_cfg(overrides)
+    assert isinstance(instantiate(cfg.data), ThermalData)
+    assert isinstance(instantiate(cfg.model.encoder), ThermalEncoder)
+    assert instantiate(cfg.loss).needs_labels in (True, False)
+    instantiate(cfg.training.finetune.optimizer)
+    for stage in ("contrastive", "finetune"):
+        assert cfg.training[stage].epochs >= 1
+    trainer_cfg = cfg.trainer
+    assert trainer_cfg._target_ == "lightning.pytorch.Trainer"
+
+
+def test_attention_switch_reaches_the_encoder(compose_cfg: ComposeFn) -> None:
+    on = instantiate(compose_cfg(["attention=on", "attention.hidden_channels=16"]).model.encoder)
+    off = instantiate(compose_cfg(["attention=off"]).model.encoder)
+    assert on.attention is not None and on.attention.score[0].out_channels == 16
+    assert off.attention is None
+
+
+def test_unknown_option_lists_the_choices(compose_cfg: ComposeFn) -> None:
+    from hydra.errors import MissingConfigException
+
+    with pytest.raises(MissingConfigException, match="Available options"):
+        compose_cfg(["attention=maybe"])

@@ -1,0 +1,217 @@
+"""Folder scanning, image decoding and patient-level splitting."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import make_toy_dataset, write_image
+from thermal_icas.data.imageio import load_rgb
+from thermal_icas.data.records import (
+    DatasetError,
+    ImageRecord,
+    find_class_dirs,
+    resolve_classes,
+    scan_folder,
+)
+from thermal_icas.data.splits import read_splits, split_patients, write_splits
+from thermal_icas.data.synthetic import SyntheticSpec
+from thermal_icas.data.thermal_data import ThermalData
+from thermal_icas.masks import NoMask
+
+
+def _records(n_pos: int, n_neg: int, per_patient: int = 3) -> list[ImageRecord]:
+    records = []
+    for label, count in ((0, n_pos), (1, n_neg)):
+        for p in range(count):
+            for k in range(per_patient):
+                records.append(ImageRecord(f"/x/{label}_{p}_{k}.png", f"L{label}P{p}", label))
+    return records
+
+
+def test_class_ids_come_from_sorted_names_whatever_the_listing_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_toy_dataset(tmp_path / "d", {"non_icas": 2, "icas": 2}, size=16)
+    original = Path.iterdir
+
+    def shuffled(self: Path):  # type: ignore[no-untyped-def]
+        entries = list(original(self))
+        random.Random(3).shuffle(entries)
+        return iter(entries[::-1])
+
+    monkeypatch.setattr(Path, "iterdir", shuffled)
+    classes = resolve_classes(find_class_dirs(root), None, str(root))
+    assert classes.names == ("icas", "non_icas")
+    assert classes.positive == "icas" and classes.positive_index == 0
+    records = scan_folder(root, classes, "^([^_-]+)")
+    assert {r.label for r in records if "/icas/" in r.path} == {0}
+
+
+def test_positive_class_setting(tmp_path: Path) -> None:
+    assert resolve_classes(["a", "b"], None, "x").positive == "b"
+    assert resolve_classes(["a", "b"], "a", "x").positive_index == 0
+    with pytest.raises(DatasetError, match="positive_class='c'"):
+        resolve_classes(["a", "b"], "c", "x")
+    with pytest.raises(DatasetError, match="exactly 2"):
+        resolve_classes(["a", "b", "c"], None, "x")
+
+
+def test_scan_reads_every_extension_in_any_case_and_ignores_other_files(tmp_path: Path) -> None:
+    image = np.full((8, 8, 3), 100, np.uint8)
+    for name in (
+        "icas/P1_1.PNG",
+        "icas/P1-2.jpeg",
+        "icas/P2_1.Tif",
+        "non_icas/Q1_1.bmp",
+        "non_icas/Q2_1.JPG",
+        "non_icas/Q3_1.tiff",
+    ):
+        write_image(tmp_path / name, image)
+    (tmp_path / "icas" / "notes.txt").write_text("not an image")
+    classes = resolve_classes(find_class_dirs(tmp_path), None, str(tmp_path))
+    records = scan_folder(tmp_path, classes, "^([^_-]+)")
+    assert len(records) == 6
+    assert sorted({r.patient for r in records}) == ["P1", "P2", "Q1", "Q2", "Q3"]
+
+
+def test_bad_folders_and_regex_give_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="does not exist"):
+        find_class_dirs(tmp_path / "missing")
+    root = make_toy_dataset(tmp_path / "d", {"icas": 1, "non_icas": 1}, size=16)
+    classes = resolve_classes(find_class_dirs(root), None, str(root))
+    with pytest.raises(DatasetError, match="does not match the file name"):
+        scan_folder(root, classes, r"^(\d+)_")
+    (root / "icas" / "I000_0.png").rename(root / "icas" / "N000_9.png")
+    with pytest.raises(DatasetError, match="patient 'N000' has images in both"):
+        scan_folder(root, classes, "^([^_-]+)")
+
+
+def test_gray_rgb_and_16bit_images_load_alike(tmp_path: Path) -> None:
+    gray = np.tile(np.linspace(0, 255, 32, dtype=np.uint8), (24, 1))
+    write_image(tmp_path / "gray.png", gray)
+    write_image(tmp_path / "rgb.png", np.repeat(gray[:, :, None], 3, axis=2))
+    write_image(tmp_path / "deep.png", gray.astype(np.uint16) * 257)
+    write_image(tmp_path / "alpha.png", np.dstack([gray, gray, gray, np.full_like(gray, 255)]))
+    loaded = [load_rgb(tmp_path / f"{n}.png") for n in ("gray", "rgb", "deep", "alpha")]
+    for image in loaded:
+        assert image.shape == (24, 32, 3) and image.dtype == np.float32
+        np.testing.assert_allclose(image, loaded[0], atol=1e-6)
+    assert loaded[0].max() == pytest.approx(1.0)
+
+
+def test_colour_order_is_rgb(tmp_path: Path) -> None:
+    bgr = np.zeros((4, 4, 3), np.uint8)
+    bgr[:, :, 2] = 255  # red in OpenCV's BGR order
+    cv2.imwrite(str(tmp_path / "red.png"), bgr)
+    assert load_rgb(tmp_path / "red.png")[0, 0].tolist() == [1.0, 0.0, 0.0]
+
+
+def test_unreadable_image_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(DatasetError, match=r"broken\.jpg"):
+        load_rgb(tmp_path / "broken.jpg")
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize(("n_pos", "n_neg"), [(10, 20), (4, 9), (33, 67)])
+def test_no_patient_in_two_splits_and_every_split_has_both_classes(
+    seed: int, n_pos: int, n_neg: int
+) -> None:
+    records = _records(n_pos, n_neg)
+    assignment = split_patients(records, {"train": 0.7, "val": 0.15, "test": 0.15}, seed)
+    assert set(assignment) == {r.patient for r in records}
+    for split in ("train", "val", "test"):
+        labels = {r.label for r in records if assignment[r.patient] == split}
+        assert labels == {0, 1}, split
+    train_share = sum(v == "train" for v in assignment.values()) / len(assignment)
+    assert 0.55 <= train_share <= 0.8
+
+
+def test_split_is_seeded() -> None:
+    records = _records(10, 20)
+    fractions = {"train": 0.7, "val": 0.15, "test": 0.15}
+    assert split_patients(records, fractions, 1) == split_patients(records, fractions, 1)
+    assert split_patients(records, fractions, 1) != split_patients(records, fractions, 2)
+
+
+def test_train_val_only_when_test_is_external() -> None:
+    assignment = split_patients(_records(6, 12), {"train": 0.7, "val": 0.15, "test": 0.0}, 0)
+    assert set(assignment.values()) == {"train", "val"}
+
+
+def test_split_file_round_trip_and_leak_detection(tmp_path: Path) -> None:
+    root = make_toy_dataset(tmp_path / "d", {"icas": 4, "non_icas": 6}, size=16)
+    classes = resolve_classes(find_class_dirs(root), None, str(root))
+    records = scan_folder(root, classes, "^([^_-]+)")
+    assignment = split_patients(records, {"train": 0.6, "val": 0.2, "test": 0.2}, 0)
+    rows = [(r, assignment[r.patient]) for r in records]
+    write_splits(tmp_path / "splits.csv", rows, classes)
+    assert read_splits(tmp_path / "splits.csv", classes) == rows
+
+    lines = (tmp_path / "splits.csv").read_text().splitlines()
+    header, first, *rest = lines
+    leaked = first.rsplit(",", 1)[0] + ("," + ("test" if first.endswith("train") else "train"))
+    twin = next(line for line in rest if line.split(",")[1] == first.split(",")[1])
+    (tmp_path / "bad.csv").write_text("\n".join([header, leaked, twin]) + "\n")
+    with pytest.raises(DatasetError, match="is in both"):
+        read_splits(tmp_path / "bad.csv", classes)
+
+
+def _thermal_data(tmp_path: Path, **overrides: object) -> ThermalData:
+    settings: dict[str, object] = {
+        "data_dir": None,
+        "test_dir": None,
+        "split_file": None,
+        "positive_class": None,
+        "patient_regex": "^([^_-]+)",
+        "split": {"train": 0.7, "val": 0.15, "test": 0.15},
+        "split_seed": 0,
+        "image_size": 16,
+        "num_workers": 0,
+        "augment": {},
+        "mean": [0.5] * 3,
+        "std": [0.25] * 3,
+        "mask": NoMask(),
+        "synthetic": SyntheticSpec(num_patients=12, height=32, width=32),
+        "cache_dir": str(tmp_path / "cache"),
+    }
+    settings.update(overrides)
+    return ThermalData(**settings)  # type: ignore[arg-type]
+
+
+def test_external_test_folder_is_the_whole_test_split(tmp_path: Path) -> None:
+    train_root = make_toy_dataset(tmp_path / "train", {"icas": 6, "non_icas": 12}, size=16)
+    test_root = make_toy_dataset(tmp_path / "ext", {"icas": 3, "non_icas": 3}, size=16, seed=1)
+    data = _thermal_data(tmp_path, data_dir=str(train_root), test_dir=str(test_root))
+    data.setup()
+    assert {Path(r.path).parents[1] for r in data.records("test")} == {test_root.resolve()}
+    assert {Path(r.path).parents[1] for r in data.records("train")} == {train_root.resolve()}
+    assert data.records("val") and data.counts("test") == {"icas": 6, "non_icas": 6}
+    assert data.images is not None and data.images.shape == (len(data.rows), 3, 16, 16)
+
+
+def test_external_test_folder_must_have_the_same_classes(tmp_path: Path) -> None:
+    train_root = make_toy_dataset(tmp_path / "train", {"icas": 6, "non_icas": 12}, size=16)
+    test_root = make_toy_dataset(tmp_path / "ext", {"icas": 2, "other": 2}, size=16)
+    data = _thermal_data(tmp_path, data_dir=str(train_root), test_dir=str(test_root))
+    with pytest.raises(DatasetError, match="has classes"):
+        data.setup()
+
+
+def test_split_without_both_classes_reports_the_counts(tmp_path: Path) -> None:
+    root = make_toy_dataset(tmp_path / "d", {"icas": 1, "non_icas": 8}, size=16)
+    with pytest.raises(DatasetError, match="images per class"):
+        _thermal_data(tmp_path, data_dir=str(root)).setup()
+
+
+def test_class_weights_favour_the_minority(tmp_path: Path) -> None:
+    root = make_toy_dataset(tmp_path / "d", {"icas": 10, "non_icas": 20}, size=16)
+    data = _thermal_data(tmp_path, data_dir=str(root))
+    data.setup()
+    icas, control = data.class_weights()
+    assert icas > 1.0 > control

@@ -1,0 +1,34 @@
+"""Screening metrics and the validation-chosen decision threshold."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from thermal_icas.lit.metrics import finalize, screening_metrics, youden_threshold
+
+
+def test_youden_threshold_separates_separable_scores() -> None:
+    probs = torch.tensor([0.1, 0.2, 0.3, 0.6, 0.7, 0.9])
+    targets = torch.tensor([0, 0, 0, 1, 1, 1])
+    threshold = youden_threshold(probs, targets)
+    assert 0.3 < threshold < 0.6
+    assert torch.equal((probs > threshold).long(), targets)
+
+
+def test_youden_threshold_single_class_falls_back() -> None:
+    assert youden_threshold(torch.tensor([0.2, 0.8]), torch.tensor([1, 1])) == 0.5
+
+
+def test_metrics_report_the_minority_class() -> None:
+    # 2 positives, 8 negatives; predicting "negative" for everything is 80% accurate
+    probs = torch.full((10,), 0.1)
+    targets = torch.tensor([1, 1] + [0] * 8)
+    metrics = screening_metrics(0.5).clone(prefix="test/")
+    metrics.update(probs, targets)
+    values = finalize(metrics.compute(), "test/")
+    assert float(values["test/acc"]) == pytest.approx(0.8)
+    assert float(values["test/sensitivity"]) == 0.0
+    assert float(values["test/specificity"]) == 1.0
+    assert float(values["test/balanced_acc"]) == pytest.approx(0.5)
+    assert float(values["test/f1"]) == 0.0

@@ -1,0 +1,146 @@
+"""Encoder, attention gate, initialisation and the stage-2 training modes."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision import models
+
+from thermal_icas.lit.classifier import ClassifierModule
+from thermal_icas.models import (
+    PretrainedWeightsError,
+    SpatialAttentionGate,
+    ThermalClassifier,
+    ThermalEncoder,
+    build_resnet,
+)
+from thermal_icas.models import backbone as backbone_module
+from thermal_icas.models.checkpoint import load_encoder, save_encoder
+
+
+@pytest.mark.parametrize(("name", "width"), [("resnet18", 512), ("resnet50", 2048)])
+def test_attention_width_follows_the_backbone(name: str, width: int) -> None:
+    encoder = ThermalEncoder(name, attention=True)
+    assert encoder.out_dim == width
+    first = encoder.attention.score[0]
+    assert first.in_channels == width and first.out_channels == width // 2
+    assert first.kernel_size == (3, 3) and encoder.attention.score[2].kernel_size == (1, 1)
+    features = encoder(torch.randn(2, 3, 64, 64))
+    assert features.shape == (2, width)
+
+
+def test_attention_gate_multiplies_features_by_a_map_in_0_1() -> None:
+    gate = SpatialAttentionGate(8, hidden_channels=3)
+    assert gate.score[0].out_channels == 3
+    features = torch.randn(2, 8, 5, 5)
+    gated, attention = gate(features)
+    assert attention.shape == (2, 1, 5, 5)
+    assert attention.min() >= 0 and attention.max() <= 1
+    torch.testing.assert_close(gated, features * attention)
+
+
+def test_pretrained_from_file_and_clear_errors(tmp_path: Path) -> None:
+    reference = models.resnet18(weights=None)
+    torch.save(reference.state_dict(), tmp_path / "weights.pth")
+    loaded = build_resnet("resnet18", str(tmp_path / "weights.pth"))
+    torch.testing.assert_close(loaded.conv1.weight, reference.conv1.weight)
+    with pytest.raises(PretrainedWeightsError, match="neither 'none', 'imagenet'"):
+        build_resnet("resnet18", str(tmp_path / "missing.pth"))
+    with pytest.raises(PretrainedWeightsError, match="does not fit resnet50"):
+        build_resnet("resnet50", str(tmp_path / "weights.pth"))
+    with pytest.raises(ValueError, match=r"model\.backbone='resnet7'"):
+        build_resnet("resnet7", "none")
+
+
+def test_imagenet_without_internet_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(weights: object = None) -> None:
+        raise OSError("no network")
+
+    weights = backbone_module.BACKBONES["resnet18"][1]
+    monkeypatch.setitem(backbone_module.BACKBONES, "resnet18", (offline, weights))
+    with pytest.raises(PretrainedWeightsError, match=r"model\.pretrained=none"):
+        build_resnet("resnet18", "imagenet")
+
+
+def test_encoder_checkpoint_round_trip_and_mismatch(tmp_path: Path) -> None:
+    encoder = ThermalEncoder(attention=True)
+    save_encoder(encoder, tmp_path / "checkpoints" / "encoder.pt")
+    twin = ThermalEncoder(attention=True)
+    load_encoder(twin, tmp_path)
+    for a, b in zip(encoder.state_dict().values(), twin.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="trained as"):
+        load_encoder(ThermalEncoder(attention=False), tmp_path)
+
+
+class _RandomImages(Dataset):
+    def __len__(self) -> int:
+        return 16
+
+    def __getitem__(self, index: int) -> dict:
+        generator = torch.Generator().manual_seed(index)
+        image = torch.randn(3, 32, 32, generator=generator) * 3 + 2
+        return {"image": image, "label": index % 2, "index": index}
+
+
+def _fit(mode: str) -> tuple[ThermalClassifier, dict[str, torch.Tensor]]:
+    L.seed_everything(0)
+    classifier = ThermalClassifier(ThermalEncoder(), dropout=0.0)
+    before = {k: v.clone() for k, v in classifier.encoder.state_dict().items()}
+    module = ClassifierModule(
+        classifier,
+        functools.partial(torch.optim.SGD, lr=0.1),
+        class_weights=[1.0, 1.0],
+        positive_index=1,
+        mode=mode,
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, DataLoader(_RandomImages(), batch_size=8))
+    return classifier, before
+
+
+def test_linear_probe_keeps_encoder_and_batchnorm_statistics_fixed() -> None:
+    classifier, before = _fit("linear")
+    after = classifier.encoder.state_dict()
+    for key, value in before.items():
+        torch.testing.assert_close(after[key], value, msg=key)
+    head = classifier.head[1].weight
+    assert head.requires_grad
+
+
+def test_full_finetune_updates_encoder_with_a_smaller_learning_rate() -> None:
+    classifier, before = _fit("full")
+    running = "trunk.1.running_mean"
+    assert not torch.allclose(classifier.encoder.state_dict()[running], before[running])
+    module = ClassifierModule(
+        classifier,
+        functools.partial(torch.optim.SGD, lr=0.1),
+        class_weights=[1.0, 1.0],
+        positive_index=1,
+        backbone_lr_scale=0.1,
+    )
+    optimizer = module.configure_optimizers()
+    assert [group["lr"] for group in optimizer.param_groups] == pytest.approx([0.1, 0.01])
+
+
+def test_unknown_finetune_mode_is_rejected() -> None:
+    with pytest.raises(ValueError, match=r"training\.finetune\.mode='partial'"):
+        ClassifierModule(
+            ThermalClassifier(ThermalEncoder()),
+            functools.partial(torch.optim.SGD, lr=0.1),
+            [1.0, 1.0],
+            1,
+            mode="partial",
+        )

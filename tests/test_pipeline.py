@@ -1,0 +1,164 @@
+"""End-to-end behaviour of `train.py`: outputs, learning, leakage, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ComposeFn, make_toy_dataset
+from thermal_icas.lit.contrastive import ContrastiveModule
+from thermal_icas.pipeline import run
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED_KEYS = {
+    "test/auroc",
+    "test/auprc",
+    "test/acc",
+    "test/balanced_acc",
+    "test/sensitivity",
+    "test/specificity",
+    "test/f1",
+    "test/threshold",
+    "val/auroc_best",
+}
+SMOKE = ["experiment=smoke", "model.pretrained=none"]
+
+
+def test_smoke_run_writes_every_output(compose_cfg: ComposeFn, tmp_path: Path) -> None:
+    cfg = compose_cfg(SMOKE)
+    metrics = run(cfg)
+    out = Path(cfg.paths.output_dir)
+
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved.keys() >= REQUIRED_KEYS
+    assert saved == pytest.approx(metrics)
+    assert 0.0 <= saved["test/auroc"] <= 1.0
+    for name in ("splits.csv", "roc.png", "confusion_matrix.png", "test_predictions.csv"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "checkpoints" / "encoder.pt").is_file()
+    assert list((out / "checkpoints" / "classifier").glob("best-*.ckpt"))
+    events = list((out / "tensorboard").glob("events.out.tfevents.*"))
+    assert events
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = set()
+    for event_file in events:
+        accumulator = EventAccumulator(str(event_file))
+        accumulator.Reload()
+        tags |= set(accumulator.Tags()["scalars"])
+    for prefix in ("contrastive/", "train/", "val/", "test/"):
+        assert any(tag.startswith(prefix) for tag in tags), (prefix, sorted(tags))
+
+
+def test_learns_a_separable_toy_set(compose_cfg: ComposeFn, tmp_path: Path) -> None:
+    data_dir = make_toy_dataset(tmp_path / "toy")
+    cfg = compose_cfg(
+        [
+            *SMOKE,
+            f"data.data_dir={data_dir}",
+            "training.contrastive.epochs=3",
+            "training.finetune.epochs=6",
+        ]
+    )
+    metrics = run(cfg)
+    assert metrics["test/auroc"] >= 0.95
+    assert metrics["test/balanced_acc"] >= 0.8
+
+
+def test_stage1_sees_only_training_patients(
+    compose_cfg: ComposeFn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    original = ContrastiveModule.training_step
+
+    def spy(self: ContrastiveModule, batch: dict, batch_idx: int):  # type: ignore[no-untyped-def]
+        seen.extend(batch["index"].tolist())
+        return original(self, batch, batch_idx)
+
+    monkeypatch.setattr(ContrastiveModule, "training_step", spy)
+    cfg = compose_cfg([*SMOKE, "training.finetune.epochs=1"])
+    run(cfg)
+
+    import csv
+
+    with (Path(cfg.paths.output_dir) / "splits.csv").open() as handle:
+        splits = [row["split"] for row in csv.DictReader(handle)]
+    assert seen, "stage 1 received no batches"
+    assert {splits[i] for i in seen} == {"train"}
+    assert len(set(seen)) >= 0.8 * splits.count("train")
+
+
+def test_same_command_gives_same_metrics(compose_cfg: ComposeFn, tmp_path: Path) -> None:
+    first = compose_cfg(SMOKE, output_dir=tmp_path / "a")
+    run(first)
+    second = compose_cfg(SMOKE, output_dir=tmp_path / "b")
+    run(second)
+    a = (tmp_path / "a" / "metrics.json").read_text()
+    b = (tmp_path / "b" / "metrics.json").read_text()
+    assert a == b
+
+
+def test_reuses_saved_encoder_and_split(compose_cfg: ComposeFn, tmp_path: Path) -> None:
+    first = compose_cfg(SMOKE, output_dir=tmp_path / "first")
+    run(first)
+    second = compose_cfg(
+        [
+            *SMOKE,
+            "training.skip_contrastive=true",
+            f"training.encoder_ckpt={tmp_path / 'first'}",
+            f"data.split_file={tmp_path / 'first' / 'splits.csv'}",
+        ],
+        output_dir=tmp_path / "second",
+    )
+    metrics = run(second)
+    assert "contrastive/probe_auroc" not in metrics
+    assert not (tmp_path / "second" / "checkpoints" / "encoder.pt").exists()
+    assert (tmp_path / "first" / "splits.csv").read_text() == (
+        tmp_path / "second" / "splits.csv"
+    ).read_text()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["experiment=smoke", "loss=ntxent", "attention=on", "training=linear_probe"],
+        ["experiment=smoke", "loss=pair_margin", "logger=csv"],
+        ["experiment=cohort", "debug=fast", "model.pretrained=none", "data.image_size=32"],
+    ],
+    ids=["ntxent-attention-linear", "pair-margin-csv", "cohort-preset"],
+)
+def test_presets_and_options_run(
+    compose_cfg: ComposeFn, tmp_path: Path, overrides: list[str]
+) -> None:
+    if "experiment=cohort" in overrides:
+        overrides = [*overrides, f"data.data_dir={make_toy_dataset(tmp_path / 'toy')}"]
+    metrics = run(compose_cfg(overrides))
+    assert metrics.keys() >= REQUIRED_KEYS
+
+
+def test_cli_writes_hydra_run_dir(tmp_path: Path) -> None:
+    """The real entry point, as a user runs it."""
+    out = tmp_path / "cli"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "experiment=smoke",
+            "debug=fast",
+            "model.pretrained=none",
+            f"hydra.run.dir={out}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / ".hydra" / "config.yaml").is_file()
+    assert json.loads((out / "metrics.json").read_text()).keys() >= REQUIRED_KEYS
+    assert "test/auroc" in result.stdout
