@@ -21,7 +21,7 @@ from thermal_icas.data.records import (
 from thermal_icas.data.splits import read_splits, split_patients, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec
 from thermal_icas.data.thermal_data import ThermalData
-from thermal_icas.masks import NoMask
+from thermal_icas.masks import Masking, NoMask
 
 
 def _records(n_pos: int, n_neg: int, per_patient: int = 3) -> list[ImageRecord]:
@@ -176,7 +176,7 @@ def _thermal_data(tmp_path: Path, **overrides: object) -> ThermalData:
         "augment": {},
         "mean": [0.5] * 3,
         "std": [0.25] * 3,
-        "mask": NoMask(),
+        "mask": Masking(NoMask()),
         "synthetic": SyntheticSpec(num_patients=12, height=32, width=32),
         "cache_dir": str(tmp_path / "cache"),
     }

@@ -10,7 +10,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-from lightning.pytorch.loggers import Logger
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
@@ -22,10 +22,14 @@ from thermal_icas.models.checkpoint import ENCODER_FILE, load_encoder, save_enco
 from thermal_icas.models.encoder import ThermalEncoder
 from thermal_icas.models.heads import ThermalClassifier
 from thermal_icas.reporting.console import print_config_tree, print_metrics_table
+from thermal_icas.reporting.contact_sheet import contact_sheet
 from thermal_icas.reporting.plots import plot_confusion, plot_roc
 from thermal_icas.reporting.results import METRICS_FILE, write_metrics, write_predictions
 
 log = logging.getLogger(__name__)
+
+# masked inputs shown once per run in TensorBoard
+SHEET_IMAGES = 8
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
@@ -40,11 +44,11 @@ def run(cfg: DictConfig) -> dict[str, float]:
     if rank_zero_only.rank == 0:
         data.write_splits(output_dir / "splits.csv")
     loggers = _instantiate_all(cfg.get("logger"))
+    metrics: dict[str, float] = log_data_summary(data, loggers)
 
     encoder: ThermalEncoder = instantiate(cfg.model.encoder)
     if cfg.training.encoder_ckpt:
         load_encoder(encoder, cfg.training.encoder_ckpt)
-    metrics: dict[str, float] = {}
     if not cfg.training.skip_contrastive:
         metrics.update(pretrain(cfg, data, encoder, loggers))
         if rank_zero_only.rank == 0:
@@ -55,6 +59,25 @@ def run(cfg: DictConfig) -> dict[str, float]:
         write_metrics(output_dir / METRICS_FILE, metrics)
         print_metrics_table(metrics)
     return metrics
+
+
+def log_data_summary(data: ThermalData, loggers: list[Logger]) -> dict[str, float]:
+    """Mask coverage and fallbacks per split, and a sheet of masked inputs, once per run."""
+    summary = {}
+    for split in ("train", "val", "test"):
+        for name, value in data.mask_stats(split).items():
+            summary[f"data/{name}/{split}"] = value
+    summary["data/mask_coverage"] = float(data.mask_coverage.mean())
+    summary["data/mask_fallbacks"] = float(data.mask_fallback.sum())
+    boards = [lg for lg in loggers if isinstance(lg, TensorBoardLogger)]
+    if boards and rank_zero_only.rank == 0:
+        sample = [record.path for record in data.records("val")[:SHEET_IMAGES]]
+        sheet = contact_sheet(sample, data.mask, data.background())
+        for board in boards:
+            board.experiment.add_image("data/masked_inputs", sheet, 0, dataformats="HWC")
+    for lg in loggers:
+        lg.log_metrics(summary, step=0)
+    return {key: summary[key] for key in ("data/mask_coverage", "data/mask_fallbacks")}
 
 
 def pretrain(

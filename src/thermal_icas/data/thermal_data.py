@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
@@ -23,7 +24,7 @@ from thermal_icas.data.records import (
 from thermal_icas.data.splits import check_disjoint, read_splits, split_patients, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
 from thermal_icas.data.transforms import AugmentConfig, eval_transform, train_transform
-from thermal_icas.masks.base import FaceMask
+from thermal_icas.masks.masking import Masking
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class ThermalData:
         augment: Mapping[str, object],
         mean: Sequence[float],
         std: Sequence[float],
-        mask: FaceMask,
+        mask: Masking,
         synthetic: SyntheticSpec,
         cache_dir: str,
     ) -> None:
@@ -73,6 +74,8 @@ class ThermalData:
         self.rows: list[tuple[ImageRecord, str]] = []
         self.images: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
+        self.mask_coverage: torch.Tensor | None = None
+        self.mask_fallback: torch.Tensor | None = None
 
     def setup(self) -> None:
         """Scan, split and preprocess; idempotent so every stage can call it."""
@@ -88,7 +91,12 @@ class ThermalData:
                     f"the {split} split has {self.counts(split)} images per class: both classes "
                     "are needed; add patients or change data.split"
                 )
-        self.images = preprocess_all([r.path for r, _ in self.rows], self.mask, self.image_size)
+        processed = preprocess_all(
+            [r.path for r, _ in self.rows], self.mask, self.background(), self.image_size
+        )
+        self.images = processed.images
+        self.mask_coverage = processed.coverage
+        self.mask_fallback = processed.fallback
         self.labels = torch.tensor([r.label for r, _ in self.rows])
         for split in ("train", "val", "test"):
             records = self.records(split)
@@ -99,6 +107,18 @@ class ThermalData:
                 len({r.patient for r in records}),
                 self.counts(split),
             )
+
+    def background(self) -> np.ndarray:
+        return self.mask.background(self.mean, self.std)
+
+    def mask_stats(self, split: str) -> dict[str, float]:
+        """Mean mask coverage and the number of fallback masks among a split's images."""
+        assert self.mask_coverage is not None and self.mask_fallback is not None
+        index = torch.tensor(self.indices(split), dtype=torch.long)
+        return {
+            "mask_coverage": float(self.mask_coverage[index].mean()),
+            "mask_fallbacks": float(self.mask_fallback[index].sum()),
+        }
 
     def _resolve_root(self) -> Path:
         if self.data_dir is not None:

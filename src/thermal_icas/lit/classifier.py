@@ -72,18 +72,13 @@ class ClassifierModule(L.LightningModule):
         logits = self(batch["image"])
         loss = self.criterion(logits, batch["label"])
         accuracy = (logits.argmax(-1) == batch["label"]).float().mean()
-        size = batch["label"].shape[0]
-        self.log(
-            "train/loss",
-            loss,
+        self.log_dict(
+            {"train/loss": loss, "train/acc": accuracy},
             on_epoch=True,
             on_step=False,
             prog_bar=True,
-            batch_size=size,
+            batch_size=batch["label"].shape[0],
             sync_dist=True,
-        )
-        self.log(
-            "train/acc", accuracy, on_epoch=True, on_step=False, batch_size=size, sync_dist=True
         )
         return loss
 

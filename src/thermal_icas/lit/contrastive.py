@@ -52,22 +52,12 @@ class ContrastiveModule(L.LightningModule):
         contrastive = self.loss(z1, z2, labels if self.loss.needs_labels else None)
         probe_logits = self.probe(features.detach())
         probe_loss = nn.functional.cross_entropy(probe_logits, torch.cat([labels, labels]))
-        batch_size = labels.shape[0]
-        self.log(
-            "contrastive/loss",
-            contrastive,
+        self.log_dict(
+            {"contrastive/loss": contrastive, "contrastive/probe_train_loss": probe_loss},
             on_epoch=True,
             on_step=False,
             prog_bar=True,
-            batch_size=batch_size,
-            sync_dist=True,
-        )
-        self.log(
-            "contrastive/probe_train_loss",
-            probe_loss,
-            on_epoch=True,
-            on_step=False,
-            batch_size=batch_size,
+            batch_size=labels.shape[0],
             sync_dist=True,
         )
         return contrastive + probe_loss

@@ -1,5 +1,6 @@
 """Face masks applied to every image before it reaches the model."""
 
-from thermal_icas.masks.base import FaceMask, NoMask, apply_mask
+from thermal_icas.masks.base import FaceMask, MaskResult, NoMask
+from thermal_icas.masks.masking import Masking
 
-__all__ = ["FaceMask", "NoMask", "apply_mask"]
+__all__ = ["FaceMask", "MaskResult", "Masking", "NoMask"]

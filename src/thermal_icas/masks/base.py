@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 
 
+@dataclass(frozen=True)
+class MaskResult:
+    """A soft HxW float32 mask in [0, 1] (None: use the image unmasked).
+
+    `fallback` is True when the mask's own method failed on this image and a fallback shape
+    was used instead, so callers can count and report such images.
+    """
+
+    mask: np.ndarray | None
+    fallback: bool = False
+
+
 class FaceMask(ABC):
-    """Computes a soft face mask in [0, 1] from an HxWx3 float image at native resolution."""
+    """Computes a face mask from an HxWx3 float32 image in [0, 1] at native resolution."""
 
     @abstractmethod
-    def __call__(self, image: np.ndarray) -> np.ndarray | None:
-        """Return an HxW float32 mask, or None when the image is to be used unmasked."""
+    def compute(self, image: np.ndarray) -> MaskResult: ...
+
+    def cache_key(self) -> str:
+        """Identifies the mask and all its parameters, for caching masks on disk."""
+        params = {k: v.cache_key() if isinstance(v, FaceMask) else v for k, v in vars(self).items()}
+        return f"{type(self).__name__}{sorted(params.items())}"
 
 
 class NoMask(FaceMask):
     """The ablation baseline: the model sees the whole frame."""
 
-    def __call__(self, image: np.ndarray) -> None:
-        return None
-
-
-def apply_mask(image: np.ndarray, mask: np.ndarray | None, background: float = 0.0) -> np.ndarray:
-    if mask is None:
-        return image
-    weight = mask[:, :, None].astype(np.float32)
-    return image * weight + background * (1.0 - weight)
+    def compute(self, image: np.ndarray) -> MaskResult:
+        return MaskResult(None)

@@ -1,0 +1,44 @@
+"""On-disk mask cache keyed by file content and mask parameters, shared across runs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+class MaskCache:
+    """Stores soft masks as 8-bit PNGs; a changed file or changed parameters miss the cache."""
+
+    def __init__(self, root: str | Path, mask_key: str) -> None:
+        self.root = Path(root)
+        self.mask_key = mask_key
+
+    def _path(self, image_path: str | Path) -> Path:
+        digest = hashlib.sha1(Path(image_path).read_bytes())
+        digest.update(self.mask_key.encode())
+        name = digest.hexdigest()
+        return self.root / name[:2] / f"{name}.png"
+
+    def get(self, image_path: str | Path) -> tuple[np.ndarray, bool] | None:
+        """The cached mask and whether it was a fallback, or None on a miss."""
+        path = self._path(image_path)
+        for fallback in (False, True):
+            candidate = path.with_suffix(".fallback.png") if fallback else path
+            stored = cv2.imread(str(candidate), cv2.IMREAD_GRAYSCALE)
+            if stored is not None:
+                return stored.astype(np.float32) / 255.0, fallback
+        return None
+
+    def put(self, image_path: str | Path, mask: np.ndarray, fallback: bool) -> None:
+        path = self._path(image_path)
+        if fallback:
+            path = path.with_suffix(".fallback.png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{uuid.uuid4().hex}.png")
+        cv2.imwrite(str(temporary), np.clip(np.rint(mask * 255), 0, 255).astype(np.uint8))
+        os.replace(temporary, path)
