@@ -46,13 +46,19 @@ def test_smoke_run_writes_every_output(compose_cfg: ComposeFn, tmp_path: Path) -
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    tags = set()
+    tags, images = set(), set()
     for event_file in events:
         accumulator = EventAccumulator(str(event_file))
         accumulator.Reload()
         tags |= set(accumulator.Tags()["scalars"])
+        images |= set(accumulator.Tags()["images"])
     for prefix in ("contrastive/", "train/", "val/", "test/"):
         assert any(tag.startswith(prefix) for tag in tags), (prefix, sorted(tags))
+    for split in ("train", "val", "test"):
+        assert {f"data/mask_coverage/{split}", f"data/mask_fallbacks/{split}"} <= tags
+    assert "data/masked_inputs" in images
+    assert 0.2 < saved["data/mask_coverage"] < 0.9, "the default content mask finds the faces"
+    assert saved["data/mask_fallbacks"] == 0
 
 
 def test_learns_a_separable_toy_set(compose_cfg: ComposeFn, tmp_path: Path) -> None:

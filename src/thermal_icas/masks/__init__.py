@@ -1,6 +1,17 @@
 """Face masks applied to every image before it reaches the model."""
 
 from thermal_icas.masks.base import FaceMask, MaskResult, NoMask
+from thermal_icas.masks.content import ContentBasedMask
+from thermal_icas.masks.geometric import AdaptiveMask, EllipseMask, RectangleMask
 from thermal_icas.masks.masking import Masking
 
-__all__ = ["FaceMask", "MaskResult", "Masking", "NoMask"]
+__all__ = [
+    "AdaptiveMask",
+    "ContentBasedMask",
+    "EllipseMask",
+    "FaceMask",
+    "MaskResult",
+    "Masking",
+    "NoMask",
+    "RectangleMask",
+]
