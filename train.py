@@ -11,9 +11,14 @@ os.environ.setdefault("THERMAL_ICAS_ROOT", str(Path(__file__).resolve().parent))
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
+    from thermal_icas.errors import USER_ERRORS
     from thermal_icas.pipeline import run
 
-    run(cfg)
+    try:
+        run(cfg)
+    except USER_ERRORS as error:
+        # a problem with the data or settings: one line that names it, not a traceback
+        raise SystemExit(f"error: {error}") from None
 
 
 if __name__ == "__main__":

@@ -74,8 +74,10 @@ def test_encoder_checkpoint_round_trip_and_mismatch(tmp_path: Path) -> None:
     load_encoder(twin, tmp_path)
     for a, b in zip(encoder.state_dict().values(), twin.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
-    with pytest.raises(ValueError, match="trained as"):
+    with pytest.raises(PretrainedWeightsError, match="trained as"):
         load_encoder(ThermalEncoder(attention=False), tmp_path)
+    with pytest.raises(PretrainedWeightsError, match="no encoder checkpoint"):
+        load_encoder(twin, tmp_path / "elsewhere")
 
 
 class _RandomImages(Dataset):

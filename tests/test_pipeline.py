@@ -168,3 +168,22 @@ def test_cli_writes_hydra_run_dir(tmp_path: Path) -> None:
     assert (out / ".hydra" / "config.yaml").is_file()
     assert json.loads((out / "metrics.json").read_text()).keys() >= REQUIRED_KEYS
     assert "test/auroc" in result.stdout
+
+
+def test_cli_reports_bad_data_in_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "experiment=smoke",
+            f"data.data_dir={missing}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert f"error: data_dir '{missing}' does not exist" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -27,7 +27,10 @@ class FaceMask(ABC):
     def compute(self, image: np.ndarray) -> MaskResult: ...
 
     def cache_key(self) -> str:
-        """Identifies the mask and all its parameters, for caching masks on disk."""
+        """Identifies the mask and all its parameters, for caching masks on disk.
+
+        Nested masks (a fallback) enter by their own key, not by a repr naming an address.
+        """
         params = {k: v.cache_key() if isinstance(v, FaceMask) else v for k, v in vars(self).items()}
         return f"{type(self).__name__}{sorted(params.items())}"
 

@@ -99,11 +99,6 @@ class ContentBasedMask(FaceMask):
         self.edge_sigma = edge_sigma
         self.fallback = fallback if fallback is not None else EllipseMask()
 
-    def cache_key(self) -> str:
-        """The fallback by its own key: its default repr names a memory address, not a mask."""
-        params = sorted((k, v) for k, v in vars(self).items() if k != "fallback")
-        return f"{type(self).__name__}{params}+fallback={self.fallback.cache_key()}"
-
     def compute(self, image: np.ndarray) -> MaskResult:
         brightness = _channel_mean(image)
         face = None

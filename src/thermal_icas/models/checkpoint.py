@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from thermal_icas.models.backbone import PretrainedWeightsError
 from thermal_icas.models.encoder import ThermalEncoder
 
 ENCODER_FILE = Path("checkpoints") / "encoder.pt"
@@ -22,10 +23,10 @@ def load_encoder(encoder: ThermalEncoder, path: str | Path) -> None:
     if path.is_dir():
         path = path / ENCODER_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"training.encoder_ckpt: no encoder checkpoint at '{path}'")
+        raise PretrainedWeightsError(f"training.encoder_ckpt: no encoder checkpoint at '{path}'")
     saved = torch.load(path, map_location="cpu", weights_only=True)
     if saved.get("arch") != encoder.arch:
-        raise ValueError(
+        raise PretrainedWeightsError(
             f"training.encoder_ckpt '{path}' was trained as {saved.get('arch')}, "
             f"but this run builds {encoder.arch}"
         )
