@@ -1,5 +1,6 @@
 """Train and test an ICAS classifier: `python train.py [group=option ...] [key=value ...]`."""
 
+import logging
 import os
 from pathlib import Path
 
@@ -9,10 +10,20 @@ from omegaconf import DictConfig
 os.environ.setdefault("THERMAL_ICAS_ROOT", str(Path(__file__).resolve().parent))
 
 
+def route_lightning_logs_to_hydra() -> None:
+    """Lightning installs console handlers of its own; beside Hydra's, every line shows twice."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
     from thermal_icas.errors import USER_ERRORS
     from thermal_icas.pipeline import run
+
+    route_lightning_logs_to_hydra()
 
     try:
         run(cfg)

@@ -43,9 +43,11 @@ def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], path:
     """Rows are the true class, columns the prediction, in the order given by `labels`."""
     figure, axes = plt.subplots(figsize=(4, 3.6))
     axes.imshow(matrix, cmap="Blues")
+    dark = max(max(values) for values in matrix) / 2
     for row, values in enumerate(matrix):
         for column, value in enumerate(values):
-            axes.text(column, row, str(value), ha="center", va="center", fontsize=12)
+            colour = "white" if value > dark else "black"
+            axes.text(column, row, str(value), ha="center", va="center", fontsize=12, color=colour)
     axes.set(
         xticks=range(len(labels)),
         yticks=range(len(labels)),
