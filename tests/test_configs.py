@@ -67,3 +67,19 @@ def test_unknown_option_lists_the_choices(compose_cfg: ComposeFn) -> None:
 
     with pytest.raises(MissingConfigException, match="Available options"):
         compose_cfg(["attention=maybe"])
+
+
+MASKS = sorted(p.stem for p in (CONF_DIR / "mask").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("attention", ["off", "on"])
+@pytest.mark.parametrize("mask", MASKS)
+def test_asymmetry_composes_with_every_mask_and_attention(
+    compose_cfg: ComposeFn, mask: str, attention: str
+) -> None:
+    cfg = compose_cfg(["asymmetry=on", f"mask={mask}", f"attention={attention}"])
+    encoder = instantiate(cfg.model.encoder)
+    assert encoder.trunk[0].in_channels == 6
+    assert (encoder.attention is not None) == (attention == "on")
+    data = instantiate(cfg.data)
+    assert data.halves is not None and data.halves.align == "mirror"

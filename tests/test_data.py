@@ -177,6 +177,7 @@ def _thermal_data(tmp_path: Path, **overrides: object) -> ThermalData:
         "mean": [0.5] * 3,
         "std": [0.25] * 3,
         "mask": Masking(NoMask()),
+        "asymmetry": {"enabled": False, "align": "mirror"},
         "synthetic": SyntheticSpec(num_patients=12, height=32, width=32),
         "cache_dir": str(tmp_path / "cache"),
     }

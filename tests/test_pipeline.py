@@ -134,9 +134,15 @@ def test_reuses_saved_encoder_and_split(compose_cfg: ComposeFn, tmp_path: Path) 
     [
         ["experiment=smoke", "loss=ntxent", "attention=on", "training=linear_probe"],
         ["experiment=smoke", "loss=pair_margin", "logger=csv"],
+        ["experiment=smoke", "asymmetry=on", "mask=ellipse", "attention=on"],
         ["experiment=cohort", "debug=fast", "model.pretrained=none", "data.image_size=32"],
     ],
-    ids=["ntxent-attention-linear", "pair-margin-csv", "cohort-preset"],
+    ids=[
+        "ntxent-attention-linear",
+        "pair-margin-csv",
+        "asymmetry-ellipse-attention",
+        "cohort-preset",
+    ],
 )
 def test_presets_and_options_run(
     compose_cfg: ComposeFn, tmp_path: Path, overrides: list[str]

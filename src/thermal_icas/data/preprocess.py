@@ -11,7 +11,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from thermal_icas.data.asymmetry import centre_on_midline, face_midline
 from thermal_icas.data.imageio import load_rgb
+from thermal_icas.masks.base import FaceMask
 from thermal_icas.masks.masking import Masking
 
 log = logging.getLogger(__name__)
@@ -31,16 +33,30 @@ def to_uint8_chw(image: np.ndarray, image_size: int) -> Tensor:
 
 
 def preprocess_all(
-    paths: Sequence[str], masking: Masking, background: np.ndarray, image_size: int
+    paths: Sequence[str],
+    masking: Masking,
+    background: np.ndarray,
+    image_size: int,
+    face_locator: FaceMask | None = None,
 ) -> PreprocessedImages:
-    """Mask at native resolution (where the face outline is sharpest), then resize and stack."""
+    """Mask at native resolution (where the face outline is sharpest), then resize and stack.
+
+    With a `face_locator`, each image is also padded so that the face's midline becomes its
+    centre column, where the asymmetry input splits it into halves.
+    """
     log.info("Preprocessing %d images at %dx%d", len(paths), image_size, image_size)
     images = torch.empty((len(paths), 3, image_size, image_size), dtype=torch.uint8)
     coverage = torch.ones(len(paths))
     fallback = torch.zeros(len(paths), dtype=torch.bool)
     for i, path in enumerate(paths):
-        masked = masking.apply(path, load_rgb(path), background)
-        images[i] = to_uint8_chw(masked.image, image_size)
+        image = load_rgb(path)
+        masked = masking.apply(path, image, background)
+        picture = masked.image
+        if face_locator is not None:
+            face = masked.mask if face_locator is masking.method else None
+            face = face if face is not None else face_locator.compute(image).mask
+            picture = centre_on_midline(picture, face_midline(face, image.shape[1]), background)
+        images[i] = to_uint8_chw(picture, image_size)
         if masked.mask is not None:
             coverage[i] = float(masked.mask.mean())
             fallback[i] = masked.fallback

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from thermal_icas.data.asymmetry import SplitHalves
 from thermal_icas.data.datasets import CachedImageDataset
 from thermal_icas.data.preprocess import preprocess_all
 from thermal_icas.data.records import (
@@ -24,6 +25,8 @@ from thermal_icas.data.records import (
 from thermal_icas.data.splits import check_disjoint, read_splits, split_patients, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
 from thermal_icas.data.transforms import AugmentConfig, eval_transform, train_transform
+from thermal_icas.masks.base import FaceMask
+from thermal_icas.masks.content import ContentBasedMask
 from thermal_icas.masks.masking import Masking
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ class ThermalData:
         mean: Sequence[float],
         std: Sequence[float],
         mask: Masking,
+        asymmetry: Mapping[str, object],
         synthetic: SyntheticSpec,
         cache_dir: str,
     ) -> None:
@@ -68,6 +72,7 @@ class ThermalData:
         self.mean = tuple(mean)
         self.std = tuple(std)
         self.mask = mask
+        self.halves = SplitHalves(str(asymmetry["align"])) if asymmetry["enabled"] else None
         self.synthetic = synthetic
         self.cache_dir = Path(cache_dir)
         self.classes: ClassInfo | None = None
@@ -92,7 +97,11 @@ class ThermalData:
                     "are needed; add patients or change data.split"
                 )
         processed = preprocess_all(
-            [r.path for r, _ in self.rows], self.mask, self.background(), self.image_size
+            [r.path for r, _ in self.rows],
+            self.mask,
+            self.background(),
+            self.image_size,
+            self._face_locator(),
         )
         self.images = processed.images
         self.mask_coverage = processed.coverage
@@ -107,6 +116,14 @@ class ThermalData:
                 len({r.patient for r in records}),
                 self.counts(split),
             )
+
+    def _face_locator(self) -> FaceMask | None:
+        """What finds the midline for the asymmetry input: the run's mask if it looks at the
+        image, else a content-based mask used for that alone."""
+        if self.halves is None:
+            return None
+        method = self.mask.method
+        return method if isinstance(method, ContentBasedMask) else ContentBasedMask()
 
     def background(self) -> np.ndarray:
         return self.mask.background(self.mean, self.std)
@@ -176,9 +193,9 @@ class ThermalData:
         if self.images is None or self.labels is None:
             raise RuntimeError("call setup() before asking for datasets")
         transform = (
-            train_transform(self.image_size, self.augment, self.mean, self.std)
+            train_transform(self.image_size, self.augment, self.mean, self.std, self.halves)
             if train
-            else eval_transform(self.mean, self.std)
+            else eval_transform(self.mean, self.std, self.halves)
         )
         return CachedImageDataset(self.images, self.labels, self.indices(split), transform, views)
 

@@ -13,6 +13,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.transforms import v2
 
+from thermal_icas.data.asymmetry import SplitHalves
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -55,21 +57,45 @@ def to_float() -> v2.Transform:
 
 
 def train_transform(
-    image_size: int, augment: AugmentConfig, mean: Sequence[float], std: Sequence[float]
+    image_size: int,
+    augment: AugmentConfig,
+    mean: Sequence[float],
+    std: Sequence[float],
+    halves: SplitHalves | None = None,
 ) -> nn.Module:
-    """Augmentation for uint8 CxHxW tensors that are already masked and resized."""
+    """Augmentation for uint8 CxHxW tensors that are already masked and resized.
+
+    With `halves` the whole face is flipped before it is split, and the geometric and
+    photometric changes after the split act on both halves at once, identically.
+    """
+    height, width = image_size, image_size // 2 if halves else image_size
+    aspect = width / height
+    crop = v2.RandomResizedCrop(
+        (height, width), scale=augment.crop_scale, ratio=(0.9 * aspect, 1.1 * aspect)
+    )
+    flip = v2.RandomHorizontalFlip(augment.hflip_p)
+    geometry = [crop, flip] if halves is None else [flip, halves, crop]
     steps: list[nn.Module] = [
         to_float(),
-        v2.RandomResizedCrop(image_size, scale=augment.crop_scale, ratio=(0.9, 1.1)),
-        v2.RandomHorizontalFlip(augment.hflip_p),
+        *geometry,
         v2.RandomRotation(augment.rotation_degrees),
         IntensityJitter(augment.contrast, augment.offset),
         v2.RandomApply([v2.GaussianBlur(5, sigma=augment.blur_sigma)], p=augment.blur_p),
         GaussianNoise(augment.noise_std),
-        v2.Normalize(mean, std),
+        _normalize(mean, std, halves),
     ]
     return v2.Compose(steps)
 
 
-def eval_transform(mean: Sequence[float], std: Sequence[float]) -> nn.Module:
-    return v2.Compose([to_float(), v2.Normalize(mean, std)])
+def eval_transform(
+    mean: Sequence[float], std: Sequence[float], halves: SplitHalves | None = None
+) -> nn.Module:
+    steps = [to_float(), *([halves] if halves is not None else []), _normalize(mean, std, halves)]
+    return v2.Compose(steps)
+
+
+def _normalize(
+    mean: Sequence[float], std: Sequence[float], halves: SplitHalves | None
+) -> v2.Normalize:
+    repeat = 2 if halves is not None else 1
+    return v2.Normalize(list(mean) * repeat, list(std) * repeat)

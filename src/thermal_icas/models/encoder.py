@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from thermal_icas.models.attention import SpatialAttentionGate
-from thermal_icas.models.backbone import build_resnet, resnet_trunk
+from thermal_icas.models.backbone import build_resnet, resnet_trunk, widen_first_conv
 
 
 class ThermalEncoder(nn.Module):
@@ -13,12 +13,16 @@ class ThermalEncoder(nn.Module):
         self,
         backbone: str = "resnet18",
         pretrained: str = "none",
+        in_channels: int = 3,
         attention: bool = False,
         attention_hidden_channels: int | None = None,
     ) -> None:
         super().__init__()
-        self.arch = {"backbone": backbone, "attention": attention}
-        self.trunk, self.out_dim = resnet_trunk(build_resnet(backbone, pretrained))
+        self.arch = {"backbone": backbone, "attention": attention, "in_channels": in_channels}
+        resnet = build_resnet(backbone, pretrained)
+        if in_channels != 3:
+            resnet.conv1 = widen_first_conv(resnet.conv1, in_channels)
+        self.trunk, self.out_dim = resnet_trunk(resnet)
         self.attention = (
             SpatialAttentionGate(self.out_dim, attention_hidden_channels) if attention else None
         )
