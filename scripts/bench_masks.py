@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from thermal_icas.data.imageio import load_rgb
+from thermal_icas.data.records import is_image_file
 from thermal_icas.masks.base import FaceMask
 from thermal_icas.masks.content import ContentBasedMask
 from thermal_icas.masks.geometric import AdaptiveMask, EllipseMask, RectangleMask
@@ -40,7 +41,6 @@ MASKS: dict[str, type[FaceMask]] = {
     "rectangle": RectangleMask,
     "adaptive": AdaptiveMask,
 }
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
 @dataclass
@@ -55,13 +55,11 @@ def find_levels(root: Path) -> dict[str, list[tuple[Path, Path | None]]]:
     """Level name -> (image, truth or None) pairs; a plain image folder is one level."""
     level_dirs = sorted(d for d in root.iterdir() if (d / "images").is_dir())
     if not level_dirs:
-        images = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        images = sorted(p for p in root.rglob("*") if is_image_file(p))
         return {root.name: [(p, None) for p in images]}
     levels = {}
     for level in level_dirs:
-        images = sorted(
-            p for p in (level / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
-        )
+        images = sorted(p for p in (level / "images").iterdir() if is_image_file(p))
         truths = [level / "truth" / f"{p.stem}.png" for p in images]
         levels[level.name] = [
             (p, t if t.is_file() else None) for p, t in zip(images, truths, strict=True)

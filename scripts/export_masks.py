@@ -9,7 +9,6 @@ OUT/contact_sheet.png (image | mask | masked image for a sample).
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -21,12 +20,12 @@ from omegaconf import DictConfig
 
 from thermal_icas.data.imageio import load_rgb
 from thermal_icas.data.records import DatasetError, is_image_file
+from thermal_icas.masks.cache import mask_to_uint8
 from thermal_icas.masks.masking import Masking
 from thermal_icas.reporting.contact_sheet import contact_sheet
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("THERMAL_ICAS_ROOT", str(ROOT))
-log = logging.getLogger("export_masks")
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export_masks")
@@ -45,7 +44,7 @@ def main(cfg: DictConfig) -> None:
         mask = result.mask if result.mask is not None else np.ones(image.shape[:2], np.float32)
         target = (out_dir / path.relative_to(data_dir)).with_suffix(".png")
         target.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(target), np.clip(np.rint(mask * 255), 0, 255).astype(np.uint8))
+        cv2.imwrite(str(target), mask_to_uint8(mask))
         coverages.append(float(mask.mean()))
         fallbacks += result.fallback
     sample = [str(p) for p in paths[:: max(1, len(paths) // cfg.sheet_images)]][: cfg.sheet_images]

@@ -153,22 +153,24 @@ def test_presets_and_options_run(
     assert metrics.keys() >= REQUIRED_KEYS
 
 
-def test_cli_writes_hydra_run_dir(tmp_path: Path) -> None:
+def _train_cli(*overrides: str) -> subprocess.CompletedProcess[str]:
     """The real entry point, as a user runs it."""
-    out = tmp_path / "cli"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "train.py"),
-            "experiment=smoke",
-            "debug=fast",
-            "model.pretrained=none",
-            f"hydra.run.dir={out}",
-            f"paths.cache_dir={tmp_path / 'cache'}",
-        ],
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *overrides],
         capture_output=True,
         text=True,
         timeout=600,
+    )
+
+
+def test_cli_writes_hydra_run_dir(tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    result = _train_cli(
+        "experiment=smoke",
+        "debug=fast",
+        "model.pretrained=none",
+        f"hydra.run.dir={out}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (out / ".hydra" / "config.yaml").is_file()
@@ -178,17 +180,8 @@ def test_cli_writes_hydra_run_dir(tmp_path: Path) -> None:
 
 def test_cli_reports_bad_data_in_one_line(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "train.py"),
-            "experiment=smoke",
-            f"data.data_dir={missing}",
-            f"hydra.run.dir={tmp_path / 'run'}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = _train_cli(
+        "experiment=smoke", f"data.data_dir={missing}", f"hydra.run.dir={tmp_path / 'run'}"
     )
     assert result.returncode == 1
     assert f"error: data_dir '{missing}' does not exist" in result.stderr

@@ -26,10 +26,14 @@ class PreprocessedImages:
     fallback: Tensor  # (N,) bool: the mask fell back to its fallback shape
 
 
-def to_uint8_chw(image: np.ndarray, image_size: int) -> Tensor:
+def to_uint8(image: np.ndarray, image_size: int) -> np.ndarray:
+    """A float [0, 1] HxWxC image as image_size x image_size uint8, area-averaged."""
     resized = cv2.resize(image, (image_size, image_size), interpolation=cv2.INTER_AREA)
-    array = np.clip(np.rint(resized * 255.0), 0, 255).astype(np.uint8)
-    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+    return np.clip(np.rint(resized * 255.0), 0, 255).astype(np.uint8)
+
+
+def to_uint8_chw(image: np.ndarray, image_size: int) -> Tensor:
+    return torch.from_numpy(to_uint8(image, image_size)).permute(2, 0, 1).contiguous()
 
 
 def preprocess_all(
@@ -53,8 +57,9 @@ def preprocess_all(
         masked = masking.apply(path, image, background)
         picture = masked.image
         if face_locator is not None:
-            face = masked.mask if face_locator is masking.method else None
-            face = face if face is not None else face_locator.compute(image).mask
+            face = (
+                masked.mask if face_locator is masking.method else face_locator.compute(image).mask
+            )
             picture = centre_on_midline(picture, face_midline(face, image.shape[1]), background)
         images[i] = to_uint8_chw(picture, image_size)
         if masked.mask is not None:

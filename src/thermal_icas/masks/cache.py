@@ -11,6 +11,11 @@ import cv2
 import numpy as np
 
 
+def mask_to_uint8(mask: np.ndarray) -> np.ndarray:
+    """The 8-bit form masks are stored and exported in (0-255)."""
+    return np.rint(np.clip(mask, 0.0, 1.0) * 255).astype(np.uint8)
+
+
 class MaskCache:
     """Stores soft masks as 8-bit PNGs; a changed file or changed parameters miss the cache."""
 
@@ -40,5 +45,5 @@ class MaskCache:
             path = path.with_suffix(".fallback.png")
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{uuid.uuid4().hex}.png")
-        cv2.imwrite(str(temporary), np.clip(np.rint(mask * 255), 0, 255).astype(np.uint8))
+        cv2.imwrite(str(temporary), mask_to_uint8(mask))
         os.replace(temporary, path)

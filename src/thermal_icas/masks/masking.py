@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from thermal_icas.masks.base import FaceMask, MaskResult, NoMask
-from thermal_icas.masks.cache import MaskCache
+from thermal_icas.masks.cache import MaskCache, mask_to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class Masking:
         result = self.method.compute(image)
         if result.mask is None:
             return result
-        mask = np.rint(np.clip(result.mask, 0.0, 1.0) * 255).astype(np.float32) / 255.0
+        mask = mask_to_uint8(result.mask).astype(np.float32) / 255.0
         if self.cache:
             self.cache.put(path, mask, result.fallback)
         if result.fallback:
