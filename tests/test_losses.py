@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import socket
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -199,11 +197,17 @@ def run_step(encoder: nn.Module, loss: nn.Module, x1: Tensor, x2: Tensor, labels
     }
 
 
-def ddp_worker(rank: int, port: int, out_dir: str) -> None:
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
+def ddp_worker(rank: int, out_dir: str) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD_SIZE, timeout=timedelta(seconds=60))
+    # A file rendezvous needs no free port, so no other process can take it between the
+    # choice and the bind.
+    dist.init_process_group(
+        "gloo",
+        init_method=(Path(out_dir) / "rendezvous").as_uri(),
+        rank=rank,
+        world_size=WORLD_SIZE,
+        timeout=timedelta(seconds=60),
+    )
     try:
         x1, x2, labels = ddp_problem()
         local = slice(rank * GLOBAL_BATCH // WORLD_SIZE, (rank + 1) * GLOBAL_BATCH // WORLD_SIZE)
@@ -218,19 +222,13 @@ def ddp_worker(rank: int, port: int, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="needs gloo backend"
 )
 def test_ddp_matches_full_batch(tmp_path: Path) -> None:
     context = mp.start_processes(
         ddp_worker,
-        args=(free_port(), str(tmp_path)),
+        args=(str(tmp_path),),
         nprocs=WORLD_SIZE,
         join=False,
         start_method="spawn",
