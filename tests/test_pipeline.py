@@ -24,6 +24,8 @@ REQUIRED_KEYS = {
     "test/f1",
     "test/threshold",
     "val/auroc_best",
+    "test/attention/in_face",
+    "test/attention/sparsity",
 }
 SMOKE = ["experiment=smoke", "model.pretrained=none"]
 
@@ -56,7 +58,9 @@ def test_smoke_run_writes_every_output(compose_cfg: ComposeFn, tmp_path: Path) -
         assert any(tag.startswith(prefix) for tag in tags), (prefix, sorted(tags))
     for split in ("train", "val", "test"):
         assert {f"data/mask_coverage/{split}", f"data/mask_fallbacks/{split}"} <= tags
-    assert "data/masked_inputs" in images
+    assert {"data/masked_inputs", "explain/val_grid"} <= images
+    assert {"val/attention/in_face", "test/attention/in_face"} <= tags
+    assert (out / "explain" / "overview.png").stat().st_size > 0
     assert 0.2 < saved["data/mask_coverage"] < 0.9, "the default content mask finds the faces"
     assert saved["data/mask_fallbacks"] == 0
 

@@ -15,6 +15,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from thermal_icas.data.thermal_data import ThermalData
+from thermal_icas.explain.report import write_explanations
 from thermal_icas.lit.classifier import ClassifierModule
 from thermal_icas.lit.contrastive import ContrastiveModule
 from thermal_icas.lit.metrics import youden_threshold
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # masked inputs shown once per run in TensorBoard
 SHEET_IMAGES = 8
+EXPLAIN_DIR = "explain"
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
@@ -122,6 +124,7 @@ def finetune_and_test(
         positive_index=data.classes.positive_index,
         mode=stage.mode,
         backbone_lr_scale=stage.backbone_lr_scale,
+        focus_metrics=cfg.explain.focus_metrics,
     )
     trainer = _trainer(cfg, stage.epochs, "classifier", loggers)
     trainer.fit(
@@ -169,6 +172,18 @@ def _write_test_reports(
     positive, negative = data.classes.positive, _negative_name(data)
     tn, fp, fn, tp = (int(metrics[f"test/{k}"]) for k in ("tn", "fp", "fn", "tp"))
     plot_confusion([[tp, fn], [fp, tn]], [positive, negative], output_dir / "confusion_matrix.png")
+    write_explanations(
+        output_dir / EXPLAIN_DIR,
+        module.model,
+        data.dataset("test", train=False),
+        indices.tolist(),
+        records,
+        probs.tolist(),
+        threshold,
+        data.classes,
+        cfg.explain.examples_per_group,
+        cfg.explain.tile,
+    )
 
 
 def _negative_name(data: ThermalData) -> str:

@@ -8,13 +8,17 @@ from typing import Any
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from thermal_icas.data.asymmetry import SplitHalves
+
 
 class CachedImageDataset(Dataset):
     """Serves augmented views of preprocessed uint8 images.
 
     `views=2` yields two independent augmentations of one image for contrastive learning.
     The dataset index of each image travels with the batch so callers can check which images
-    a stage actually received.
+    a stage actually received. With `faces`, evaluation samples also carry the face region
+    at the model's input geometry (averaged over the two halves in asymmetry mode), which
+    focus metrics score explanation maps against.
     """
 
     def __init__(
@@ -24,6 +28,8 @@ class CachedImageDataset(Dataset):
         indices: Sequence[int],
         transform: nn.Module,
         views: int = 1,
+        faces: Tensor | None = None,
+        halves: SplitHalves | None = None,
     ) -> None:
         if views < 1:
             raise ValueError(f"views must be >= 1, got {views}")
@@ -32,6 +38,8 @@ class CachedImageDataset(Dataset):
         self.indices = list(indices)
         self.transform = transform
         self.views = views
+        self.faces = faces
+        self.halves = halves
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -44,4 +52,12 @@ class CachedImageDataset(Dataset):
             sample["image"] = self.transform(image)
         else:
             sample["views"] = [self.transform(image) for _ in range(self.views)]
+        if self.faces is not None:
+            sample["face"] = self.face(index)
         return sample
+
+    def face(self, index: int) -> Tensor:
+        face = self.faces[index][None].float() / 255.0
+        if self.halves is None:
+            return face
+        return self.halves(face).mean(0, keepdim=True)

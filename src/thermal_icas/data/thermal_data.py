@@ -78,6 +78,7 @@ class ThermalData:
         self.classes: ClassInfo | None = None
         self.rows: list[tuple[ImageRecord, str]] = []
         self.images: torch.Tensor | None = None
+        self.faces: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
         self.mask_coverage: torch.Tensor | None = None
         self.mask_fallback: torch.Tensor | None = None
@@ -102,8 +103,10 @@ class ThermalData:
             self.background(),
             self.image_size,
             self._face_locator(),
+            centre=self.halves is not None,
         )
         self.images = processed.images
+        self.faces = processed.faces
         self.mask_coverage = processed.coverage
         self.mask_fallback = processed.fallback
         self.labels = torch.tensor([r.label for r, _ in self.rows])
@@ -117,11 +120,10 @@ class ThermalData:
                 self.counts(split),
             )
 
-    def _face_locator(self) -> FaceMask | None:
-        """What finds the midline for the asymmetry input: the run's mask if it looks at the
-        image, else a content-based mask used for that alone."""
-        if self.halves is None:
-            return None
+    def _face_locator(self) -> FaceMask:
+        """What finds the face (its midline for the asymmetry input, its region for focus
+        metrics): the run's mask if it looks at the image, else a content-based mask used for
+        that alone, so every mask option is scored against the same faces."""
         method = self.mask.method
         return method if isinstance(method, ContentBasedMask) else ContentBasedMask()
 
@@ -197,7 +199,10 @@ class ThermalData:
             if train
             else eval_transform(self.mean, self.std, self.halves)
         )
-        return CachedImageDataset(self.images, self.labels, self.indices(split), transform, views)
+        faces = None if train else self.faces
+        return CachedImageDataset(
+            self.images, self.labels, self.indices(split), transform, views, faces, self.halves
+        )
 
     def loader(self, split: str, *, batch_size: int, train: bool, views: int = 1) -> DataLoader:
         dataset = self.dataset(split, train=train, views=views)

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from thermal_icas.explain import FocusMetrics, explain_batch
 from thermal_icas.lit.metrics import confusion_matrix, finalize, screening_metrics
 from thermal_icas.models.heads import ThermalClassifier
 
@@ -21,6 +22,8 @@ class ClassifierModule(L.LightningModule):
 
     `mode="linear"` freezes the encoder and keeps it in eval mode for good, so its BatchNorm
     statistics cannot drift; `mode="full"` trains it with a smaller learning rate than the head.
+    With `focus_metrics`, val and test batches that carry face regions are also explained
+    (Grad-CAM, gate map) and scored by `<stage>/attention/*` focus metrics.
     """
 
     def __init__(
@@ -32,6 +35,7 @@ class ClassifierModule(L.LightningModule):
         scheduler: Callable[..., Any] | None = None,
         mode: str = "full",
         backbone_lr_scale: float = 0.1,
+        focus_metrics: bool = True,
     ) -> None:
         super().__init__()
         if mode not in FINETUNE_MODES:
@@ -45,6 +49,8 @@ class ClassifierModule(L.LightningModule):
         self.decision_threshold = 0.5
         self.test_metrics = screening_metrics().clone(prefix="test/")
         self.test_confusion = confusion_matrix(0.5)
+        self.val_focus = FocusMetrics("val/attention/")
+        self.test_focus = FocusMetrics("test/attention/")
         if mode == "linear":
             self.model.encoder.requires_grad_(False)
             self.model.encoder.eval()
@@ -89,12 +95,24 @@ class ClassifierModule(L.LightningModule):
             "val/loss", loss, on_epoch=True, batch_size=batch["label"].shape[0], sync_dist=True
         )
         self.val_metrics.update(self.positive_probability(logits), self._targets(batch["label"]))
+        self._update_focus(self.val_focus, batch)
+
+    def _update_focus(self, focus: FocusMetrics, batch: dict[str, Any]) -> None:
+        if self.hparams.focus_metrics and "face" in batch:
+            focus.update(explain_batch(self.model, batch["image"]), batch["face"])
+
+    def _log_focus(self, focus: FocusMetrics) -> None:
+        if not self.hparams.focus_metrics:
+            return
+        self.log_dict({key: float(value) for key, value in focus.compute().items()})
+        focus.reset()
 
     def on_validation_epoch_end(self) -> None:
         values = finalize(self.val_metrics.compute(), "val/")
         self.log("val/auroc", values.pop("val/auroc"), prog_bar=True)
         self.log_dict(values)
         self.val_metrics.reset()
+        self._log_focus(self.val_focus)
 
     def on_test_start(self) -> None:
         """Rebuild the thresholded metrics with the threshold chosen on validation."""
@@ -108,6 +126,7 @@ class ClassifierModule(L.LightningModule):
         targets = self._targets(batch["label"])
         self.test_metrics.update(probs, targets)
         self.test_confusion.update(probs, targets)
+        self._update_focus(self.test_focus, batch)
 
     def on_test_epoch_end(self) -> None:
         values = finalize(self.test_metrics.compute(), "test/")
@@ -117,6 +136,7 @@ class ClassifierModule(L.LightningModule):
         self.log_dict({k: float(v) for k, v in values.items()})
         self.test_metrics.reset()
         self.test_confusion.reset()
+        self._log_focus(self.test_focus)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
         return {

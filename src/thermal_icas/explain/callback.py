@@ -1,0 +1,50 @@
+"""Once per validation epoch, a TensorBoard grid of where the model looks on fixed images."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from thermal_icas.data.datasets import CachedImageDataset
+from thermal_icas.explain.maps import explain_batch
+from thermal_icas.explain.overlay import explanation_rows
+
+
+class ExplanationGrid(Callback):
+    """Logs `explain/val_grid`: input | face | Grad-CAM | gate (with attention=on) for the first
+    `num_images` validation images, the same images every epoch so the maps can be followed."""
+
+    def __init__(self, num_images: int = 8, tile: int = 96) -> None:
+        self.num_images = num_images
+        self.tile = tile
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        boards = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+        if trainer.sanity_checking or not boards or not trainer.is_global_zero:
+            return
+        loaders = trainer.val_dataloaders
+        dataset = getattr(loaders, "dataset", None)
+        if not isinstance(dataset, CachedImageDataset) or dataset.faces is None:
+            return
+        indices = dataset.indices[: self.num_images]
+        batch = torch.stack([dataset[i]["image"] for i in range(len(indices))])
+        maps = explain_batch(pl_module.model, batch.to(pl_module.device)).cpu()
+        captions = [
+            f"image {index}: class {int(dataset.labels[index])}, "
+            f"predicted {int(p.argmax())} ({float(p.max()):.2f})"
+            for index, p in zip(indices, maps.probs, strict=True)
+        ]
+        sheet = explanation_rows(
+            dataset.images[indices],
+            dataset.faces[indices],
+            maps,
+            dataset.halves,
+            captions,
+            self.tile,
+        )
+        for board in boards:
+            board.experiment.add_image(
+                "explain/val_grid", sheet, trainer.current_epoch, dataformats="HWC"
+            )

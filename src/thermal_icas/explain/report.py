@@ -1,0 +1,127 @@
+"""After the test: overlays for a fixed set of test images of both classes, right and wrong."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import torch
+
+from thermal_icas.data.datasets import CachedImageDataset
+from thermal_icas.data.records import ClassInfo, ImageRecord
+from thermal_icas.explain.focus import in_face_share, top_mass_share
+from thermal_icas.explain.maps import explain_batch
+from thermal_icas.explain.overlay import explanation_rows
+from thermal_icas.models.heads import ThermalClassifier
+
+OVERVIEW_FILE = "overview.png"
+INDEX_FILE = "index.csv"
+
+
+def write_explanations(
+    out_dir: Path,
+    classifier: ThermalClassifier,
+    dataset: CachedImageDataset,
+    indices: Sequence[int],
+    records: Sequence[ImageRecord],
+    probs: Sequence[float],
+    threshold: float,
+    classes: ClassInfo,
+    per_group: int = 4,
+    tile: int = 128,
+) -> list[Path]:
+    """One PNG per chosen image, `overview.png` with all of them, and `index.csv`.
+
+    `indices` (dataset indices), `records` and `probs` describe the predicted images. The
+    choice is fixed by the dataset's order: the first `per_group` images of each true class
+    that were predicted right, and wrong, at the val-chosen threshold, so reruns and the
+    ablation arms show the same images where they can.
+    """
+    assert dataset.faces is not None, "explanations need a dataset with face regions"
+    position = {index: k for k, index in enumerate(dataset.indices)}
+    order = sorted(range(len(indices)), key=lambda k: position[indices[k]])
+    records = [records[k] for k in order]
+    probs = [probs[k] for k in order]
+    chosen = _choose(records, probs, threshold, classes, per_group)
+    if not chosen:
+        return []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    picked = [indices[order[k]] for k, _ in chosen]
+    device = next(classifier.parameters()).device
+    batch = torch.stack([dataset[position[i]]["image"] for i in picked]).to(device)
+    maps = explain_batch(classifier, batch).cpu()
+    faces = dataset.faces[picked]
+    face_regions = torch.stack([dataset.face(i)[0] for i in picked])
+    in_face = in_face_share(maps.gradcam, face_regions).tolist()
+    sparsity = top_mass_share(maps.gradcam, face_regions.shape[-2:]).tolist()
+
+    written, rows = [], []
+    for k, (item, outcome) in enumerate(chosen):
+        record = records[item]
+        label = classes.names[record.label]
+        caption = (
+            f"{label}, p({classes.positive})={probs[item]:.2f}: {outcome.upper()}"
+            f" | {Path(record.path).name}"
+        )
+        sheet = explanation_rows(
+            dataset.images[picked[k : k + 1]],
+            faces[k : k + 1],
+            maps.select(k),
+            dataset.halves,
+            [caption],
+            tile,
+        )
+        path = out_dir / f"{k:02d}_{label}_{outcome}_{Path(record.path).stem}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+        written.append(path)
+        rows.append(
+            [
+                path.name,
+                record.path,
+                label,
+                f"{probs[item]:.6f}",
+                outcome,
+                f"{in_face[k]:.4f}",
+                f"{sparsity[k]:.4f}",
+            ]
+        )
+    captions = [f"{row[2]}, p={float(row[3]):.2f}: {row[4].upper()}" for row in rows]
+    overview = explanation_rows(
+        dataset.images[indices], faces, maps, dataset.halves, captions, tile
+    )
+    cv2.imwrite(str(out_dir / OVERVIEW_FILE), cv2.cvtColor(overview, cv2.COLOR_RGB2BGR))
+    with (out_dir / INDEX_FILE).open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["file", "path", "label", "prob_positive", "outcome", "in_face", "sparsity"]
+        )
+        writer.writerows(rows)
+    return written
+
+
+def _choose(
+    records: Sequence[ImageRecord],
+    probs: Sequence[float],
+    threshold: float,
+    classes: ClassInfo,
+    per_group: int,
+) -> list[tuple[int, str]]:
+    """(list position, "correct" | "wrong") by class, then outcome, then list order."""
+    chosen = []
+    for label in range(len(classes.names)):
+        for outcome in ("correct", "wrong"):
+            group = [
+                position
+                for position, record in enumerate(records)
+                if record.label == label
+                and _outcome(record.label, probs[position], threshold, classes) == outcome
+            ]
+            chosen += [(position, outcome) for position in group[:per_group]]
+    return chosen
+
+
+def _outcome(label: int, prob: float, threshold: float, classes: ClassInfo) -> str:
+    predicted_positive = prob > threshold
+    return "correct" if predicted_positive == (label == classes.positive_index) else "wrong"

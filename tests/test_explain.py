@@ -1,0 +1,121 @@
+"""Explanation maps and focus metrics: what they measure, and that they work inside Lightning."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import ComposeFn
+from thermal_icas.explain import FocusMetrics, explain_batch, in_face_share, top_mass_share
+from thermal_icas.explain.maps import ExplanationMaps
+from thermal_icas.models.encoder import ThermalEncoder
+from thermal_icas.models.heads import ThermalClassifier
+from thermal_icas.pipeline import run
+
+
+def _face(size: int = 32) -> torch.Tensor:
+    """A centred square face covering a quarter of the frame."""
+    face = torch.zeros(1, size, size)
+    face[:, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1.0
+    return face
+
+
+def test_in_face_is_one_for_a_map_that_is_zero_outside_the_face() -> None:
+    face = _face()
+    inside = torch.rand(1, 32, 32) * face
+    assert in_face_share(inside, face).item() == pytest.approx(1.0)
+
+
+def test_in_face_of_a_uniform_map_is_the_face_area_share() -> None:
+    face = _face()
+    uniform = torch.ones(1, 4, 4)  # a coarse map, upsampled to the face's resolution
+    assert in_face_share(uniform, face).item() == pytest.approx(0.25, abs=1e-6)
+    assert 1 - in_face_share(uniform, face).item() == pytest.approx(0.75, abs=1e-6)
+
+
+def test_a_map_on_the_background_scores_low() -> None:
+    face = _face()
+    assert in_face_share(1.0 - face, face).item() < 0.01
+
+
+def test_sparsity_is_the_top_ten_percent_mass_share() -> None:
+    uniform = torch.ones(1, 8, 8)
+    assert top_mass_share(uniform, (20, 20)).item() == pytest.approx(0.1, abs=0.01)
+    peak = torch.zeros(1, 20, 20)
+    peak[0, 3, 3] = 1.0
+    assert top_mass_share(peak, (20, 20)).item() == pytest.approx(1.0)
+
+
+def _classifier(in_channels: int = 3, attention: bool = False) -> ThermalClassifier:
+    torch.manual_seed(0)
+    encoder = ThermalEncoder("resnet18", "none", in_channels=in_channels, attention=attention)
+    return ThermalClassifier(encoder, 2, 0.0).eval()
+
+
+def test_maps_are_computed_under_inference_mode_and_with_a_frozen_encoder() -> None:
+    classifier = _classifier(attention=True)
+    classifier.encoder.requires_grad_(False)
+    with torch.inference_mode():
+        images = torch.randn(3, 3, 64, 64)
+        maps = explain_batch(classifier, images)
+    assert maps.gradcam.shape == (3, 2, 2) and (maps.gradcam >= 0).all()
+    assert maps.gate is not None and maps.gate.shape == (3, 2, 2)
+    assert maps.left_share is None
+    assert not classifier.training, "explaining must not switch the model to training mode"
+    assert all(p.grad is None for p in classifier.parameters())
+
+
+def test_lr_balance_sees_which_half_drives_the_prediction() -> None:
+    classifier = _classifier(in_channels=6)
+    images = torch.randn(4, 6, 64, 32)
+    images[:, 3:] = 0.0  # nothing on the right half can contribute
+    maps = explain_batch(classifier, images)
+    assert maps.left_share is not None
+    assert torch.allclose(maps.left_share, torch.ones(4))
+
+
+def test_focus_metrics_average_and_skip_empty_maps() -> None:
+    face = _face().expand(2, 1, 32, 32)
+    inside = face[:, 0].clone()
+    empty = torch.zeros(1, 32, 32)
+    maps = ExplanationMaps(
+        probs=torch.full((3, 2), 0.5),
+        gradcam=torch.cat([inside, empty]),
+        gate=torch.ones(3, 32, 32),
+        left_share=torch.tensor([0.2, 0.4, 0.6]),
+    )
+    metric = FocusMetrics("val/attention/")
+    metric.update(maps, torch.cat([face, face[:1]]))
+    values = {k: float(v) for k, v in metric.compute().items()}
+    assert values["val/attention/in_face"] == pytest.approx(1.0)
+    assert values["val/attention/gate_in_face"] == pytest.approx(0.25, abs=1e-6)
+    assert values["val/attention/lr_balance"] == pytest.approx(0.4)
+
+
+def test_attention_and_asymmetry_run_writes_focus_metrics_and_overlays(
+    compose_cfg: ComposeFn,
+) -> None:
+    cfg = compose_cfg(["experiment=smoke", "model.pretrained=none", "attention=on", "asymmetry=on"])
+    run(cfg)
+    out = Path(cfg.paths.output_dir)
+    saved = json.loads((out / "metrics.json").read_text())
+    for name in ("in_face", "sparsity", "gate_in_face", "gate_sparsity", "lr_balance"):
+        assert 0.0 <= saved[f"test/attention/{name}"] <= 1.0, name
+    with (out / "explain" / "index.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["label"] for row in rows} == {"icas", "non_icas"}
+    assert {row["outcome"] for row in rows} <= {"correct", "wrong"}
+    assert all((out / "explain" / row["file"]).stat().st_size > 0 for row in rows)
+    predictions = {}
+    with (out / "test_predictions.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            predictions[row["path"]] = row
+    for row in rows:
+        predicted = predictions[row["path"]]
+        assert row["label"] == predicted["label"]
+        right = predicted["predicted"] == predicted["label"]
+        assert row["outcome"] == ("correct" if right else "wrong")
