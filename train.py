@@ -20,16 +20,25 @@ def route_lightning_logs_to_hydra() -> None:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
-    from thermal_icas.errors import USER_ERRORS
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from thermal_icas.errors import USER_ERRORS, record_failure
     from thermal_icas.pipeline import run
 
     route_lightning_logs_to_hydra()
 
     try:
         run(cfg)
-    except USER_ERRORS as error:
-        # a problem with the data or settings: one line that names it, not a traceback
-        raise SystemExit(f"error: {error}") from None
+    except Exception as error:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            # in a sweep one broken job must not stop the others: it is logged and marked failed
+            record_failure(cfg.paths.output_dir, error)
+        elif isinstance(error, USER_ERRORS):
+            # a problem with the data or settings: one line that names it, not a traceback
+            raise SystemExit(f"error: {error}") from None
+        else:
+            raise
 
 
 if __name__ == "__main__":

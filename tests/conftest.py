@@ -8,12 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+from thermal_icas.config import compose_config, project_root
+
+CONF_DIR = project_root() / "conf"
 
 ComposeFn = Callable[..., DictConfig]
 
@@ -29,18 +29,9 @@ def compose_cfg(tmp_path: Path, cache_dir: Path) -> Iterator[ComposeFn]:
     """Compose conf/train.yaml with overrides, writing into tmp_path."""
 
     def _compose(overrides: Sequence[str] = (), output_dir: Path | None = None) -> DictConfig:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
-        out = output_dir or tmp_path / "run"
-        out.mkdir(parents=True, exist_ok=True)
+        cfg = compose_config(overrides, output_dir or tmp_path / "run")
         with open_dict(cfg):
-            cfg.paths.output_dir = str(out)
             cfg.paths.cache_dir = str(cache_dir)
-            cfg.hydra.runtime.output_dir = str(out)
-        HydraConfig().set_config(cfg)
-        with open_dict(cfg):
-            del cfg["hydra"]
         return cfg
 
     yield _compose

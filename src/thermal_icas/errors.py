@@ -1,6 +1,23 @@
-"""Errors caused by the user's data or settings, reported as one line instead of a traceback."""
+"""Errors caused by the user's data or settings, and how a failed sweep job is marked."""
+
+import logging
+import traceback
+from pathlib import Path
 
 from thermal_icas.data.records import DatasetError
 from thermal_icas.models.backbone import PretrainedWeightsError
 
+log = logging.getLogger(__name__)
+
 USER_ERRORS: tuple[type[Exception], ...] = (DatasetError, PretrainedWeightsError)
+# in a failed job's folder: the reason on the first line, then the traceback
+FAILURE_FILE = "error.txt"
+
+
+def record_failure(output_dir: str | Path, error: BaseException) -> None:
+    """Log the error and leave `error.txt` in the job's folder for the sweep summary."""
+    log.error("This job failed: %s: %s", type(error).__name__, error, exc_info=error)
+    path = Path(output_dir) / FAILURE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    details = "".join(traceback.format_exception(error))
+    path.write_text(f"{type(error).__name__}: {error}\n\n{details}")

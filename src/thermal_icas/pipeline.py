@@ -24,6 +24,7 @@ from thermal_icas.models.encoder import ThermalEncoder
 from thermal_icas.models.heads import ThermalClassifier
 from thermal_icas.reporting.console import print_config_tree, print_metrics_table
 from thermal_icas.reporting.contact_sheet import contact_sheet
+from thermal_icas.reporting.hparams import log_hparams
 from thermal_icas.reporting.plots import plot_confusion, plot_roc
 from thermal_icas.reporting.results import METRICS_FILE, write_metrics, write_predictions
 
@@ -36,9 +37,16 @@ EXPLAIN_DIR = "explain"
 
 def run(cfg: DictConfig) -> dict[str, float]:
     """Train and test as configured; returns (and writes) the run's metrics."""
+    return train_and_test(cfg)[1]
+
+
+def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier, dict[str, float]]:
+    """The whole run; returns the tested classifier (best checkpoint) and the metrics."""
     output_dir = Path(cfg.paths.output_dir)
     if rank_zero_only.rank == 0:
         print_config_tree(cfg)
+    if cfg.get("threads"):
+        torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True)
 
     data: ThermalData = instantiate(cfg.data)
@@ -55,12 +63,14 @@ def run(cfg: DictConfig) -> dict[str, float]:
         metrics.update(pretrain(cfg, data, encoder, loggers))
         if rank_zero_only.rank == 0:
             save_encoder(encoder, output_dir / ENCODER_FILE)
-    metrics.update(finetune_and_test(cfg, data, encoder, loggers))
+    classifier, results = finetune_and_test(cfg, data, encoder, loggers)
+    metrics.update(results)
 
     if rank_zero_only.rank == 0:
         write_metrics(output_dir / METRICS_FILE, metrics)
+        log_hparams(loggers, cfg, metrics)
         print_metrics_table(metrics)
-    return metrics
+    return classifier, metrics
 
 
 def log_data_summary(data: ThermalData, loggers: list[Logger]) -> dict[str, float]:
@@ -113,7 +123,7 @@ def pretrain(
 
 def finetune_and_test(
     cfg: DictConfig, data: ThermalData, encoder: ThermalEncoder, loggers: list[Logger]
-) -> dict[str, float]:
+) -> tuple[ThermalClassifier, dict[str, float]]:
     stage = cfg.training.finetune
     assert data.classes is not None
     module = ClassifierModule(
@@ -148,7 +158,7 @@ def finetune_and_test(
 
     if rank_zero_only.rank == 0:
         _write_test_reports(cfg, trainer, module, data, stage.batch_size, best, metrics)
-    return metrics
+    return module.model, metrics
 
 
 def _write_test_reports(

@@ -47,6 +47,46 @@ def split_patients(
     return assignment
 
 
+def fold_patients(
+    records: Sequence[ImageRecord],
+    fractions: Mapping[str, float],
+    seed: int,
+    num_folds: int,
+    fold: int,
+) -> dict[str, str]:
+    """Patient-grouped, label-stratified k-fold: fold `fold` is the test split.
+
+    Each class's patients are shuffled once (seeded) and dealt to the folds in turn, so a sweep
+    over `fold` puts every patient in test exactly once; the other folds' patients are split
+    into train and val by the train:val shares.
+    """
+    if num_folds < 2 or not 0 <= fold < num_folds:
+        raise DatasetError(
+            f"data.fold={fold} must lie in [0, data.num_folds) with data.num_folds >= 2, "
+            f"got data.num_folds={num_folds}"
+        )
+    by_label: dict[int, list[str]] = defaultdict(list)
+    for patient, label in sorted({(r.patient, r.label) for r in records}):
+        by_label[label].append(patient)
+    rng = np.random.default_rng(seed)
+    test: set[str] = set()
+    for label in sorted(by_label):
+        patients = by_label[label]
+        if len(patients) < num_folds:
+            raise DatasetError(
+                f"class {label} has {len(patients)} patients, fewer than data.num_folds="
+                f"{num_folds}: every fold needs patients of both classes"
+            )
+        for position, index in enumerate(rng.permutation(len(patients))):
+            if position % num_folds == fold:
+                test.add(patients[index])
+    rest = [r for r in records if r.patient not in test]
+    shares = {name: fractions.get(name, 0.0) for name in ("train", "val")}
+    assignment = split_patients(rest, shares, seed)
+    assignment.update(dict.fromkeys(test, "test"))
+    return assignment
+
+
 def _split_counts(n: int, shares: Sequence[float]) -> list[int]:
     """Round each non-train share, keeping at least one patient per split when n allows."""
     counts = [0] + [round(n * share) for share in shares[1:]]

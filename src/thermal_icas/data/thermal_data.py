@@ -22,7 +22,13 @@ from thermal_icas.data.records import (
     resolve_classes,
     scan_folder,
 )
-from thermal_icas.data.splits import check_disjoint, read_splits, split_patients, write_splits
+from thermal_icas.data.splits import (
+    check_disjoint,
+    fold_patients,
+    read_splits,
+    split_patients,
+    write_splits,
+)
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
 from thermal_icas.data.transforms import AugmentConfig, eval_transform, train_transform
 from thermal_icas.masks.base import FaceMask
@@ -37,6 +43,7 @@ class ThermalData:
 
     `data_dir=None` selects the embedded synthetic dataset, generated once into `cache_dir`.
     With `test_dir`, data_dir is split into train/val only and test_dir is the test split.
+    With `num_folds`, fold `fold` of a patient-grouped stratified k-fold is the test split.
     """
 
     def __init__(
@@ -49,6 +56,8 @@ class ThermalData:
         patient_regex: str,
         split: Mapping[str, float],
         split_seed: int,
+        num_folds: int | None,
+        fold: int,
         image_size: int,
         num_workers: int,
         augment: Mapping[str, object],
@@ -66,6 +75,8 @@ class ThermalData:
         self.patient_regex = patient_regex
         self.split_fractions = dict(split)
         self.split_seed = split_seed
+        self.num_folds = num_folds
+        self.fold = fold
         self.image_size = image_size
         self.num_workers = num_workers
         self.augment = AugmentConfig(**{k: _tuple(v) for k, v in augment.items()})
@@ -163,7 +174,14 @@ class ThermalData:
                 )
             test_records = scan_folder(test_root, self.classes, self.patient_regex)
             fractions["test"] = 0.0
-        assignment = split_patients(records, fractions, self.split_seed)
+        if self.num_folds is not None:
+            if self.test_dir is not None:
+                raise DatasetError("data.num_folds and data.test_dir exclude each other")
+            assignment = fold_patients(
+                records, fractions, self.split_seed, self.num_folds, self.fold
+            )
+        else:
+            assignment = split_patients(records, fractions, self.split_seed)
         rows = [(r, assignment[r.patient]) for r in records] + [(r, "test") for r in test_records]
         if not test_records:
             check_disjoint(rows)

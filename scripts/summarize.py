@@ -1,0 +1,37 @@
+"""Summarise a Hydra multirun: per-arm metrics over replicates and paired tests vs a baseline.
+
+    python scripts/summarize.py MULTIRUN_DIR [--baseline "mask=none,attention=off"]
+                                             [--bootstrap 10000]
+
+Writes summary.csv, summary.md and summary.png into MULTIRUN_DIR and prints summary.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from thermal_icas.reporting.summary import DEFAULT_BASELINE, summarize_multirun
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("multirun_dir", type=Path, help="Hydra sweep folder (holds the job dirs)")
+    parser.add_argument(
+        "--baseline",
+        default=DEFAULT_BASELINE,
+        help=f"key=value pairs that pick the baseline arm (default: {DEFAULT_BASELINE})",
+    )
+    parser.add_argument(
+        "--bootstrap", type=int, default=10_000, help="paired bootstrap resamples for the 95%% CI"
+    )
+    args = parser.parse_args(argv)
+    try:
+        summary = summarize_multirun(args.multirun_dir, args.baseline, args.bootstrap)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"error: {error}") from error
+    print(summary.markdown_path.read_text(), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The run config composed outside `train.py` (Python API, tests): one config, one code path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+ROOT_ENV = "THERMAL_ICAS_ROOT"
+
+
+def project_root() -> Path:
+    """Where `conf/` lives: $THERMAL_ICAS_ROOT, else the source checkout this package runs from."""
+    root = Path(os.environ.get(ROOT_ENV) or Path(__file__).resolve().parents[2])
+    if not (root / "conf" / "train.yaml").is_file():
+        raise FileNotFoundError(
+            f"no conf/train.yaml under '{root}': install the project from its checkout "
+            f"(pip install -e .) or set {ROOT_ENV} to the folder holding conf/"
+        )
+    return root
+
+
+def compose_config(
+    overrides: Sequence[str] = (), output_dir: str | Path | None = None
+) -> DictConfig:
+    """`conf/train.yaml` with overrides, as `train.py` would see it, writing into `output_dir`.
+
+    Hydra's runtime values (the run folder) are filled in and registered, so interpolations
+    such as `${hydra:runtime.output_dir}` resolve as in a command-line run.
+    """
+    root = project_root()
+    os.environ[ROOT_ENV] = str(root)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(root / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    with open_dict(cfg):
+        if output_dir is not None:
+            cfg.hydra.run.dir = str(output_dir)
+        cfg.hydra.runtime.output_dir = str(Path(cfg.hydra.run.dir).resolve())
+        cfg.hydra.job.name = "api"
+    HydraConfig().set_config(cfg)
+    Path(cfg.hydra.runtime.output_dir).mkdir(parents=True, exist_ok=True)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg

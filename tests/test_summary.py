@@ -1,0 +1,344 @@
+"""Sweep summary: arms, replicate statistics, paired comparisons and the CLI, on fake multiruns."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import yaml
+
+from thermal_icas.reporting.summary import (
+    EXCLUDES_ZERO,
+    INCLUDES_ZERO,
+    METRICS,
+    TOO_FEW_PAIRS,
+    Comparison,
+    Summary,
+    parse_baseline,
+    summarize_multirun,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "summarize.py"
+BASE_SEEDS = {1: 0.55, 2: 0.65, 3: 0.75, 4: 0.85, 5: 0.95}
+
+
+def make_job(
+    root: Path,
+    name: str,
+    overrides: Sequence[str],
+    metrics: dict[str, float] | None = None,
+    error: str | None = None,
+) -> Path:
+    job = root / name
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
+    if metrics is not None:
+        (job / "metrics.json").write_text(json.dumps(metrics))
+    if error is not None:
+        (job / "error.txt").write_text(error)
+    return job
+
+
+def all_metrics(value: float) -> dict[str, float]:
+    return dict.fromkeys(METRICS, value)
+
+
+def comparison(summary: Summary, arm: str, metric: str = "test/auroc") -> Comparison:
+    (found,) = [c for c in summary.comparisons if c.arm == arm and c.metric == metric]
+    return found
+
+
+def md_section(markdown: str, title: str) -> str:
+    """Text under a heading, up to the next heading of any level."""
+    start = markdown.index(title + "\n")
+    following = re.search(r"\n#+ ", markdown[start + len(title) :])
+    return markdown[start : start + len(title) + following.start()] if following else markdown
+
+
+def test_two_arms_counts_means_and_failed_run(tmp_path: Path) -> None:
+    common = ["experiment=ablation", "attention=off"]
+    auroc = {("none", 1): 0.70, ("none", 2): 0.80, ("ellipse", 1): 0.90, ("ellipse", 2): 0.70}
+    for index, ((mask, seed), value) in enumerate(auroc.items()):
+        metrics = {"test/auroc": value, "test/f1": value / 2, "test/sensitivity": 0.5}
+        make_job(tmp_path, str(index), [f"mask={mask}", f"seed={seed}", *common], metrics)
+    make_job(
+        tmp_path,
+        "4",
+        ["mask=ellipse", "seed=3", *common],
+        error="CUDA out of memory\nTraceback (most recent call last): ...",
+    )
+
+    summary = summarize_multirun(tmp_path)
+
+    assert summary.varying == ["mask"]
+    assert summary.common == {"attention": "off", "experiment": "ablation"}
+    assert [row.arm for row in summary.rows] == ["mask=none", "mask=ellipse"]
+    none, ellipse = summary.rows
+    assert (none.n_runs, none.n_failed) == (2, 0)
+    assert (ellipse.n_runs, ellipse.n_failed) == (2, 1)
+    assert none.mean["test/auroc"] == pytest.approx(0.75)
+    assert none.std["test/auroc"] == pytest.approx(math.sqrt(0.005))
+    assert ellipse.mean["test/f1"] == pytest.approx(0.40)
+    assert ellipse.std["test/f1"] == pytest.approx(math.sqrt(0.005))
+    assert ellipse.std["test/sensitivity"] == pytest.approx(0.0)
+    assert none.mean["test/attention/in_face"] is None
+    assert none.std["test/attention/in_face"] is None
+
+    (failed,) = summary.failed
+    assert (failed.job, failed.arm, failed.replicate) == ("4", "mask=ellipse", "seed=3")
+    assert failed.reason == "CUDA out of memory"
+
+    markdown = summary.markdown_path.read_text()
+    assert "Common overrides: `attention=off` `experiment=ablation`" in markdown
+    arms = md_section(markdown, "## Arms")
+    assert "| mask=none | none | 2 | 0 | 0.750 ± 0.071 |" in arms
+    assert "| mask=ellipse | ellipse | 2 | 1 | 0.800 ± 0.141 |" in arms
+    assert arms.rstrip().endswith("n/a |")
+    assert "| 4 | mask=ellipse | seed=3 | CUDA out of memory |" in md_section(
+        markdown, "## Failed runs"
+    )
+
+    with summary.csv_path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["arm"], r["mask"], r["n_runs"], r["n_failed"]) for r in rows] == [
+        ("mask=none", "none", "2", "0"),
+        ("mask=ellipse", "ellipse", "2", "1"),
+    ]
+    assert float(rows[1]["test/auroc_mean"]) == pytest.approx(0.8)
+    assert rows[0]["test/attention/in_face_mean"] == ""
+    assert summary.plot_path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_paired_comparison_sign_and_verdict(tmp_path: Path) -> None:
+    offsets = {
+        "ellipse": dict.fromkeys(BASE_SEEDS, 0.10),
+        "rectangle": {1: 0.08, 2: -0.07, 3: 0.05, 4: -0.09, 5: 0.04},
+        "adaptive": dict.fromkeys(BASE_SEEDS, -0.05),
+    }
+    index = 0
+    for seed, value in BASE_SEEDS.items():
+        make_job(
+            tmp_path, str(index), ["mask=none", "attention=off", f"seed={seed}"], all_metrics(value)
+        )
+        index += 1
+    for mask, by_seed in offsets.items():
+        # Seeds in reverse order: pairing must follow the seed, not the job number.
+        for seed in sorted(by_seed, reverse=True):
+            overrides = [f"mask={mask}", "attention=off", f"seed={seed}"]
+            if mask == "ellipse" and seed == 5:
+                make_job(tmp_path, str(index), overrides)
+            else:
+                make_job(
+                    tmp_path, str(index), overrides, all_metrics(BASE_SEEDS[seed] + by_seed[seed])
+                )
+            index += 1
+
+    summary = summarize_multirun(tmp_path, n_bootstrap=2000)
+
+    assert summary.baseline_arms == ["mask=none"]
+    better = comparison(summary, "mask=ellipse")
+    assert better.baseline == "mask=none"
+    assert better.n_pairs == 4
+    assert better.mean_diff == pytest.approx(0.10)
+    assert better.ci == pytest.approx((0.10, 0.10))
+    assert better.verdict == EXCLUDES_ZERO
+    noisy = comparison(summary, "mask=rectangle")
+    assert noisy.n_pairs == 5
+    assert noisy.mean_diff == pytest.approx(0.002)
+    assert noisy.ci is not None
+    assert noisy.ci[0] < 0 < noisy.ci[1]
+    assert noisy.verdict == INCLUDES_ZERO
+    worse = comparison(summary, "mask=adaptive")
+    assert worse.mean_diff == pytest.approx(-0.05)
+    assert worse.ci is not None
+    assert worse.ci[1] < 0
+    assert worse.verdict == EXCLUDES_ZERO
+    assert not any(c.arm == "mask=none" for c in summary.comparisons)
+
+    failed = summary.failed[0]
+    assert failed.reason == "no metrics.json and no error.txt"
+    markdown = summary.markdown_path.read_text()
+    better_md = md_section(markdown, "### mask=ellipse vs mask=none")
+    assert "| AUROC | 4 | +0.100 | [+0.100, +0.100] | CI excludes 0 |" in better_md
+    noisy_md = md_section(markdown, "### mask=rectangle vs mask=none")
+    assert "| AUROC | 5 | +0.002 |" in noisy_md
+    assert "CI includes 0: no evidence of a difference" in noisy_md
+    assert "| AUROC | 5 | -0.050 |" in md_section(markdown, "### mask=adaptive vs mask=none")
+    assert "2000 paired bootstrap resamples" in markdown
+
+
+def test_bootstrap_is_reproducible(tmp_path: Path) -> None:
+    diffs = [0.031, -0.017, 0.052, -0.008, 0.013]
+    for index, ((seed, value), diff) in enumerate(zip(BASE_SEEDS.items(), diffs, strict=True)):
+        make_job(tmp_path, f"{index}a", ["mask=none", f"seed={seed}"], all_metrics(value))
+        make_job(tmp_path, f"{index}b", ["mask=ellipse", f"seed={seed}"], all_metrics(value + diff))
+
+    first = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=500, seed=3)
+    again = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=500, seed=3)
+    other = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=500, seed=4)
+
+    ci = comparison(first, "mask=ellipse").ci
+    assert ci == comparison(again, "mask=ellipse").ci
+    assert ci != comparison(other, "mask=ellipse").ci
+
+
+def test_common_overrides_nested_jobs_and_single_arm(tmp_path: Path) -> None:
+    shared = ["experiment=ablation", "mask=none"]
+    make_job(tmp_path / "sweep_a", "0", [*shared, "seed=1", "data.fold=0"], all_metrics(0.6))
+    make_job(tmp_path / "sweep_a", "1", [*shared, "seed=2", "data.fold=1"], all_metrics(0.8))
+    make_job(tmp_path / "sweep_b", "0", [*shared, "seed=3", "+data.split_seed=7"])
+
+    summary = summarize_multirun(tmp_path)
+
+    assert summary.varying == []
+    assert summary.common == {"experiment": "ablation", "mask": "none"}
+    (row,) = summary.rows
+    assert (row.arm, row.n_runs, row.n_failed) == ("all", 2, 1)
+    assert row.mean["test/auroc"] == pytest.approx(0.7)
+    assert summary.failed[0].job == "sweep_b/0"
+    assert summary.failed[0].replicate == "seed=3 data.split_seed=7"
+    markdown = summary.markdown_path.read_text()
+    assert "Common overrides: `experiment=ablation` `mask=none`" in markdown
+    assert "| all | 2 | 1 | 0.700 ± 0.141 |" in markdown
+    # attention is not in any job's overrides, so the default baseline cannot be confirmed.
+    assert "No baseline arm: no arm has `mask=none` `attention=off`" in markdown
+    assert summary.comparisons == []
+
+
+def test_baseline_shares_the_other_swept_keys(tmp_path: Path) -> None:
+    base = {("none", "off"): 0.50, ("none", "on"): 0.70, ("ellipse", "off"): 0.60}
+    base[("ellipse", "on")] = 0.65
+    replicates = [("1", "0"), ("1", "1"), ("2", "0")]
+    index = 0
+    for (mask, asymmetry), value in base.items():
+        for step, (seed, fold) in enumerate(replicates):
+            overrides = [
+                f"mask={mask}",
+                "attention=off",
+                f"asymmetry={asymmetry}",
+                f"seed={seed}",
+                f"data.fold={fold}",
+            ]
+            make_job(tmp_path, str(index), overrides, all_metrics(value + 0.1 * step))
+            index += 1
+
+    summary = summarize_multirun(tmp_path, n_bootstrap=500)
+
+    assert summary.varying == ["asymmetry", "mask"]
+    assert sorted(summary.baseline_arms) == ["asymmetry=off mask=none", "asymmetry=on mask=none"]
+    on = comparison(summary, "asymmetry=on mask=ellipse")
+    assert on.baseline == "asymmetry=on mask=none"
+    assert on.n_pairs == 3
+    assert on.mean_diff == pytest.approx(-0.05)
+    off = comparison(summary, "asymmetry=off mask=ellipse")
+    assert off.baseline == "asymmetry=off mask=none"
+    assert off.mean_diff == pytest.approx(0.10)
+    assert {c.arm for c in summary.comparisons} == {
+        "asymmetry=on mask=ellipse",
+        "asymmetry=off mask=ellipse",
+    }
+    markdown = summary.markdown_path.read_text()
+    assert "### asymmetry=on mask=ellipse vs asymmetry=on mask=none" in markdown
+
+    # Naming asymmetry in the baseline makes asymmetry=off the baseline for every arm.
+    pinned = summarize_multirun(tmp_path, baseline="mask=none asymmetry=off", n_bootstrap=500)
+    assert pinned.baseline_arms == ["asymmetry=off mask=none"]
+    assert comparison(pinned, "asymmetry=on mask=ellipse").mean_diff == pytest.approx(0.15)
+    assert comparison(pinned, "asymmetry=on mask=none").mean_diff == pytest.approx(0.20)
+
+
+def test_missing_baseline_partner_and_too_few_pairs(tmp_path: Path) -> None:
+    make_job(tmp_path, "0", ["mask=none", "asymmetry=off", "seed=1"], all_metrics(0.5))
+    make_job(tmp_path, "1", ["mask=none", "asymmetry=off", "seed=2"], all_metrics(0.6))
+    make_job(tmp_path, "2", ["mask=ellipse", "asymmetry=off", "seed=1"], {"test/auroc": 0.9})
+    make_job(tmp_path, "3", ["mask=ellipse", "asymmetry=on", "seed=1"], all_metrics(0.9))
+
+    summary = summarize_multirun(tmp_path, baseline="mask=none")
+
+    single = comparison(summary, "asymmetry=off mask=ellipse")
+    assert (single.n_pairs, single.ci, single.verdict) == (1, None, TOO_FEW_PAIRS)
+    assert single.mean_diff == pytest.approx(0.4)
+    assert comparison(summary, "asymmetry=off mask=ellipse", "test/f1").n_pairs == 0
+    assert summary.unmatched == ["asymmetry=on mask=ellipse"]
+    markdown = summary.markdown_path.read_text()
+    section = md_section(markdown, "### asymmetry=off mask=ellipse vs asymmetry=off mask=none")
+    assert "| AUROC | 1 | +0.400 | n/a | fewer than 2 pairs: CI cannot be computed |" in section
+    assert "| F1 | 0 | n/a | n/a |" in section
+    assert "No matching baseline arm for: `asymmetry=on mask=ellipse`." in markdown
+    assert "| asymmetry=off mask=ellipse | off | ellipse | 1 | 0 | 0.900 ± n/a | n/a |" in markdown
+
+
+def test_same_replicate_twice_in_an_arm_is_an_error(tmp_path: Path) -> None:
+    make_job(tmp_path, "0", ["mask=none", "seed=1"], all_metrics(0.5))
+    make_job(tmp_path, "1", ["mask=none", "seed=1"], all_metrics(0.6))
+    make_job(tmp_path, "2", ["mask=ellipse", "seed=1"], all_metrics(0.6))
+    with pytest.raises(ValueError, match="same replicate of arm 'mask=none'"):
+        summarize_multirun(tmp_path)
+
+
+@pytest.mark.parametrize("text", ["", "mask", "mask=none,attention"])
+def test_bad_baseline_is_rejected(text: str) -> None:
+    with pytest.raises(ValueError, match="key=value"):
+        parse_baseline(text)
+
+
+def test_baseline_accepts_commas_and_spaces() -> None:
+    expected = {"mask": "none", "attention": "off"}
+    assert parse_baseline("mask=none,attention=off") == expected
+    assert parse_baseline(" mask=none attention=off ") == expected
+
+
+def test_no_jobs_names_the_folder(tmp_path: Path) -> None:
+    (tmp_path / "0").mkdir()
+    with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path))):
+        summarize_multirun(tmp_path)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        summarize_multirun(tmp_path / "missing")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_cli_writes_files_and_prints_markdown(tmp_path: Path) -> None:
+    for index, (seed, value) in enumerate(BASE_SEEDS.items()):
+        make_job(tmp_path, f"{2 * index}", ["mask=none", f"seed={seed}"], all_metrics(value))
+        make_job(
+            tmp_path, f"{2 * index + 1}", ["mask=ellipse", f"seed={seed}"], all_metrics(value + 0.1)
+        )
+
+    result = run_cli(str(tmp_path), "--baseline", "mask=none", "--bootstrap", "200")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (tmp_path / "summary.md").read_text()
+    assert result.stdout.startswith(f"# Sweep summary: {tmp_path.name}")
+    assert "200 paired bootstrap resamples" in result.stdout
+    assert "### mask=ellipse vs mask=none" in result.stdout
+    assert (tmp_path / "summary.csv").is_file()
+    assert (tmp_path / "summary.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("sub", ["empty", "absent"])
+def test_cli_fails_on_a_folder_without_jobs(tmp_path: Path, sub: str) -> None:
+    folder = tmp_path / sub
+    if sub == "empty":
+        folder.mkdir()
+    result = run_cli(str(folder))
+    assert result.returncode != 0
+    assert result.stderr.startswith("error: ")
+    assert str(folder) in result.stderr
+    assert not (folder / "summary.md").exists()
