@@ -57,5 +57,7 @@ class ContrastiveThermalClassifier:
             )
         cfg = self.config(skip_contrastive)
         # where train.py's Hydra keeps it, so the run folder reads the same either way
-        OmegaConf.save(cfg, Path(cfg.paths.output_dir) / ".hydra" / "config.yaml")
+        saved = Path(cfg.paths.output_dir) / ".hydra" / "config.yaml"
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, saved)
         return train_and_test(cfg)
