@@ -40,9 +40,9 @@ def test_folds_put_every_patient_in_test_exactly_once(num_folds: int, seed: int)
 
 
 def test_fold_settings_are_checked() -> None:
-    with pytest.raises(DatasetError, match=r"data.fold=5"):
+    with pytest.raises(DatasetError, match=r"data\.fold=5"):
         fold_patients(_records(6, 12), FRACTIONS, 0, 5, 5)
-    with pytest.raises(DatasetError, match="fewer than data.num_folds"):
+    with pytest.raises(DatasetError, match=r"fewer than data\.num_folds"):
         fold_patients(_records(3, 12), FRACTIONS, 0, 5, 0)
 
 

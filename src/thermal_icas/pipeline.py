@@ -107,6 +107,7 @@ def pretrain(
         num_classes=len(data.classes.names),
         positive_index=data.classes.positive_index,
         probe_lr=stage.probe_lr,
+        batch_augment=data.batch_augment(),
     )
     trainer = _trainer(cfg, stage.epochs, "contrastive", loggers)
     trainer.fit(
@@ -135,6 +136,7 @@ def finetune_and_test(
         mode=stage.mode,
         backbone_lr_scale=stage.backbone_lr_scale,
         focus_metrics=cfg.explain.focus_metrics,
+        batch_augment=data.batch_augment(),
     )
     trainer = _trainer(cfg, stage.epochs, "classifier", loggers)
     trainer.fit(

@@ -16,9 +16,10 @@ class CachedImageDataset(Dataset):
 
     `views=2` yields two independent augmentations of one image for contrastive learning.
     The dataset index of each image travels with the batch so callers can check which images
-    a stage actually received. With `faces`, evaluation samples also carry the face region
-    at the model's input geometry (averaged over the two halves in asymmetry mode), which
-    focus metrics score explanation maps against.
+    a stage actually received. Without a transform the cached uint8 image is served as `raw`,
+    for augmentation on the training device. With `faces`, evaluation samples also carry the
+    face region at the model's input geometry (averaged over the two halves in asymmetry
+    mode), which focus metrics score explanation maps against.
     """
 
     def __init__(
@@ -26,7 +27,7 @@ class CachedImageDataset(Dataset):
         images: Tensor,
         labels: Tensor,
         indices: Sequence[int],
-        transform: nn.Module,
+        transform: nn.Module | None,
         views: int = 1,
         faces: Tensor | None = None,
         halves: SplitHalves | None = None,
@@ -48,7 +49,9 @@ class CachedImageDataset(Dataset):
         index = self.indices[item]
         image = self.images[index]
         sample: dict[str, Any] = {"label": self.labels[index], "index": index}
-        if self.views == 1:
+        if self.transform is None:
+            sample["raw"] = image
+        elif self.views == 1:
             sample["image"] = self.transform(image)
         else:
             sample["views"] = [self.transform(image) for _ in range(self.views)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from thermal_icas.data.asymmetry import SplitHalves
+from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.datasets import CachedImageDataset
 from thermal_icas.data.preprocess import preprocess_all
 from thermal_icas.data.records import (
@@ -59,8 +61,9 @@ class ThermalData:
         num_folds: int | None,
         fold: int,
         image_size: int,
-        num_workers: int,
+        num_workers: int | str,
         augment: Mapping[str, object],
+        augment_on: str,
         mean: Sequence[float],
         std: Sequence[float],
         mask: Masking,
@@ -78,7 +81,8 @@ class ThermalData:
         self.num_folds = num_folds
         self.fold = fold
         self.image_size = image_size
-        self.num_workers = num_workers
+        self.augment_on_device = resolve_augment_on(augment_on)
+        self.num_workers = resolve_workers(num_workers, self.augment_on_device)
         self.augment = AugmentConfig(**{k: _tuple(v) for k, v in augment.items()})
         self.mean = tuple(mean)
         self.std = tuple(std)
@@ -212,15 +216,24 @@ class ThermalData:
     def dataset(self, split: str, *, train: bool, views: int = 1) -> CachedImageDataset:
         if self.images is None or self.labels is None:
             raise RuntimeError("call setup() before asking for datasets")
-        transform = (
-            train_transform(self.image_size, self.augment, self.mean, self.std, self.halves)
-            if train
-            else eval_transform(self.mean, self.std, self.halves)
-        )
+        if train and self.augment_on_device:
+            transform = None
+        elif train:
+            transform = train_transform(
+                self.image_size, self.augment, self.mean, self.std, self.halves
+            )
+        else:
+            transform = eval_transform(self.mean, self.std, self.halves)
         faces = None if train else self.faces
         return CachedImageDataset(
             self.images, self.labels, self.indices(split), transform, views, faces, self.halves
         )
+
+    def batch_augment(self) -> BatchAugment | None:
+        """The training augmentation for the modules to run on the device, if it runs there."""
+        if not self.augment_on_device:
+            return None
+        return BatchAugment(self.image_size, self.augment, self.mean, self.std, self.halves)
 
     def loader(self, split: str, *, batch_size: int, train: bool, views: int = 1) -> DataLoader:
         dataset = self.dataset(split, train=train, views=views)
@@ -231,7 +244,29 @@ class ThermalData:
             drop_last=train and len(dataset) > batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            # page-locked batches copy to the GPU asynchronously
+            pin_memory=torch.cuda.is_available(),
         )
+
+
+def resolve_augment_on(augment_on: str) -> bool:
+    """True to augment training batches on the device; `auto` does so where CUDA is."""
+    if augment_on not in ("auto", "cpu", "device"):
+        raise ValueError(f"data.augment_on='{augment_on}' must be one of auto, cpu, device")
+    return augment_on == "device" or (augment_on == "auto" and torch.cuda.is_available())
+
+
+def resolve_workers(num_workers: int | str, augment_on_device: bool) -> int:
+    """`auto`: no worker processes where the loader only slices the cached images (augmenting
+    on the device) or where a CPU-only machine trains (augmenting costs a few percent of a
+    step there); else enough of them to keep a GPU fed."""
+    if num_workers == "auto":
+        if augment_on_device or not torch.cuda.is_available():
+            return 0
+        return min(12, (os.cpu_count() or 2) - 1)
+    if not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"data.num_workers='{num_workers}' must be 'auto' or an integer >= 0")
+    return num_workers
 
 
 def _tuple(value: object) -> object:

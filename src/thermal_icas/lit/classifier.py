@@ -36,11 +36,13 @@ class ClassifierModule(L.LightningModule):
         mode: str = "full",
         backbone_lr_scale: float = 0.1,
         focus_metrics: bool = True,
+        batch_augment: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if mode not in FINETUNE_MODES:
             raise ValueError(f"training.finetune.mode='{mode}' must be one of {FINETUNE_MODES}")
-        self.save_hyperparameters(ignore=["classifier", "optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["classifier", "optimizer", "scheduler", "batch_augment"])
+        self.batch_augment = batch_augment
         self.model = classifier
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -64,6 +66,12 @@ class ClassifierModule(L.LightningModule):
         if self.frozen_encoder:
             self.model.encoder.eval()
         return self
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Training batches shipped as raw uint8 are augmented here, on the device."""
+        if isinstance(batch, dict) and "raw" in batch and self.batch_augment is not None:
+            batch["image"] = self.batch_augment(batch.pop("raw"))
+        return batch
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)

@@ -32,9 +32,13 @@ class ContrastiveModule(L.LightningModule):
         num_classes: int = 2,
         positive_index: int = 1,
         probe_lr: float = 1e-3,
+        batch_augment: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["encoder", "loss", "optimizer", "scheduler"])
+        self.save_hyperparameters(
+            ignore=["encoder", "loss", "optimizer", "scheduler", "batch_augment"]
+        )
+        self.batch_augment = batch_augment
         self.encoder = encoder
         self.projection = ProjectionHead(encoder.out_dim, projection_dim)
         self.loss = loss
@@ -42,6 +46,13 @@ class ContrastiveModule(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.probe_metrics = screening_metrics().clone(prefix="contrastive/probe_")
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Two views per image, augmented on the device, for batches shipped as raw uint8."""
+        if isinstance(batch, dict) and "raw" in batch and self.batch_augment is not None:
+            raw = batch.pop("raw")
+            batch["views"] = [self.batch_augment(raw), self.batch_augment(raw)]
+        return batch
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         view1, view2 = batch["views"]
