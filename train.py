@@ -23,7 +23,7 @@ def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from thermal_icas.errors import USER_ERRORS, record_failure
+    from thermal_icas.errors import record_failure, user_error
     from thermal_icas.pipeline import run
 
     route_lightning_logs_to_hydra()
@@ -34,9 +34,9 @@ def main(cfg: DictConfig) -> None:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             # in a sweep one broken job must not stop the others: it is logged and marked failed
             record_failure(cfg.paths.output_dir, error)
-        elif isinstance(error, USER_ERRORS):
+        elif (cause := user_error(error)) is not None:
             # a problem with the data or settings: one line that names it, not a traceback
-            raise SystemExit(f"error: {error}") from None
+            raise SystemExit(f"error: {cause}") from None
         else:
             raise
 

@@ -99,7 +99,7 @@ def test_focus_metrics_average_and_skip_empty_maps() -> None:
 def test_attention_and_asymmetry_run_writes_focus_metrics_and_overlays(
     compose_cfg: ComposeFn,
 ) -> None:
-    cfg = compose_cfg(["experiment=smoke", "model.pretrained=none", "attention=on", "asymmetry=on"])
+    cfg = compose_cfg(["experiment=smoke", "attention=on", "asymmetry=on", "data.image_size=64"])
     run(cfg)
     out = Path(cfg.paths.output_dir)
     saved = json.loads((out / "metrics.json").read_text())

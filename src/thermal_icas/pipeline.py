@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
+from thermal_icas.data.preprocess import write_skipped
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.explain.report import write_explanations
 from thermal_icas.lit.classifier import ClassifierModule
@@ -27,12 +28,17 @@ from thermal_icas.reporting.contact_sheet import contact_sheet
 from thermal_icas.reporting.hparams import log_hparams
 from thermal_icas.reporting.plots import plot_confusion, plot_roc
 from thermal_icas.reporting.results import METRICS_FILE, write_metrics, write_predictions
+from thermal_icas.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
 # masked inputs shown once per run in TensorBoard
 SHEET_IMAGES = 8
 EXPLAIN_DIR = "explain"
+# images that could not be used (corrupt, truncated, all black), with the reason
+SKIPPED_FILE = "skipped.csv"
+# the ResNet backbones downsample by 32
+MIN_INPUT_SIDE = 32
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
@@ -48,11 +54,14 @@ def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier, dict[str, float]
     if cfg.get("threads"):
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True)
+    check_image_size(cfg)
 
     data: ThermalData = instantiate(cfg.data)
     data.setup()
     if rank_zero_only.rank == 0:
         data.write_splits(output_dir / "splits.csv")
+        if data.skipped:
+            write_skipped(output_dir / SKIPPED_FILE, data.skipped)
     loggers = _instantiate_all(cfg.get("logger"))
     metrics: dict[str, float] = log_data_summary(data, loggers)
 
@@ -73,6 +82,17 @@ def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier, dict[str, float]
     return classifier, metrics
 
 
+def check_image_size(cfg: DictConfig) -> None:
+    """A ResNet shrinks its input 32-fold; below that the last feature map has no extent."""
+    size = cfg.data.image_size
+    width = size // 2 if cfg.asymmetry.enabled else size
+    if min(size, width) < MIN_INPUT_SIDE:
+        raise ConfigError(
+            f"data.image_size={size} is too small for model.backbone={cfg.model.backbone}: the "
+            f"model input ({size} x {width}) needs at least {MIN_INPUT_SIDE} px on each side"
+        )
+
+
 def log_data_summary(data: ThermalData, loggers: list[Logger]) -> dict[str, float]:
     """Mask coverage and fallbacks per split, and a sheet of masked inputs, once per run."""
     summary = {}
@@ -81,6 +101,7 @@ def log_data_summary(data: ThermalData, loggers: list[Logger]) -> dict[str, floa
             summary[f"data/{name}/{split}"] = value
     summary["data/mask_coverage"] = float(data.mask_coverage.mean())
     summary["data/mask_fallbacks"] = float(data.mask_fallback.sum())
+    summary["data/skipped_images"] = float(len(data.skipped))
     boards = [lg for lg in loggers if isinstance(lg, TensorBoardLogger)]
     if boards and rank_zero_only.rank == 0:
         sample = [record.path for record in data.records("val")[:SHEET_IMAGES]]
@@ -89,7 +110,8 @@ def log_data_summary(data: ThermalData, loggers: list[Logger]) -> dict[str, floa
             board.experiment.add_image("data/masked_inputs", sheet, 0, dataformats="HWC")
     for lg in loggers:
         lg.log_metrics(summary, step=0)
-    return {key: summary[key] for key in ("data/mask_coverage", "data/mask_fallbacks")}
+    kept = ("data/mask_coverage", "data/mask_fallbacks", "data/skipped_images")
+    return {key: summary[key] for key in kept}
 
 
 def pretrain(

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from thermal_icas.settings import ConfigError
+
 ALIGNMENTS = ("mirror", "translate")
 
 
@@ -41,7 +43,7 @@ class SplitHalves(nn.Module):
     def __init__(self, align: str = "mirror") -> None:
         super().__init__()
         if align not in ALIGNMENTS:
-            raise ValueError(f"asymmetry.align='{align}' must be one of {ALIGNMENTS}")
+            raise ConfigError(f"asymmetry.align='{align}' must be one of {ALIGNMENTS}")
         self.align = align
 
     def forward(self, image: Tensor) -> Tensor:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,10 +15,16 @@ from torch import Tensor
 
 from thermal_icas.data.asymmetry import centre_on_midline, face_midline
 from thermal_icas.data.imageio import load_rgb
+from thermal_icas.data.records import DatasetError
 from thermal_icas.masks.base import FaceMask
+from thermal_icas.masks.content import ContentBasedMask
 from thermal_icas.masks.masking import Masking
 
 log = logging.getLogger(__name__)
+
+JPEG_SUFFIXES = {".jpg", ".jpeg"}
+# a JPEG's end-of-image marker may be followed by a few padding bytes
+JPEG_TAIL = 64
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,8 @@ class PreprocessedImages:
     faces: Tensor  # (N, S, S) uint8, the face region at the same geometry (for focus metrics)
     coverage: Tensor  # (N,) share of each image covered by its mask (1.0 when unmasked)
     fallback: Tensor  # (N,) bool: the mask fell back to its fallback shape
+    kept: list[int]  # positions in the input paths of the N images above
+    skipped: list[tuple[str, str]]  # (path, reason) of the images that could not be used
 
 
 def to_uint8(image: np.ndarray, image_size: int) -> np.ndarray:
@@ -35,6 +45,14 @@ def to_uint8(image: np.ndarray, image_size: int) -> np.ndarray:
 
 def to_uint8_chw(image: np.ndarray, image_size: int) -> Tensor:
     return torch.from_numpy(to_uint8(image, image_size)).permute(2, 0, 1).contiguous()
+
+
+def face_locator(masking: Masking) -> FaceMask:
+    """What finds the face (its midline for the asymmetry input, its region for focus
+    metrics): the run's mask if it looks at the image, else a content-based mask used for
+    that alone, so every mask option is scored against the same faces."""
+    method = masking.method
+    return method if isinstance(method, ContentBasedMask) else ContentBasedMask()
 
 
 def preprocess_all(
@@ -57,8 +75,17 @@ def preprocess_all(
     faces = torch.empty((len(paths), image_size, image_size), dtype=torch.uint8)
     coverage = torch.ones(len(paths))
     fallback = torch.zeros(len(paths), dtype=torch.bool)
-    for i, path in enumerate(paths):
-        image = load_rgb(path)
+    kept: list[int] = []
+    skipped: list[tuple[str, str]] = []
+    for position, path in enumerate(paths):
+        try:
+            image = load_usable(path)
+        except DatasetError as error:
+            log.warning("Skipped: %s", error)
+            skipped.append((str(path), str(error)))
+            continue
+        i = len(kept)
+        kept.append(position)
         masked = masking.apply(path, image, background)
         picture = masked.image
         face = masked.mask if face_locator is masking.method else face_locator.compute(image).mask
@@ -73,6 +100,31 @@ def preprocess_all(
         if masked.mask is not None:
             coverage[i] = float(masked.mask.mean())
             fallback[i] = masked.fallback
-    if fallback.any():
-        log.warning("The face mask fell back on %d of %d images", int(fallback.sum()), len(paths))
-    return PreprocessedImages(images, faces, coverage, fallback)
+    n = len(kept)
+    if fallback[:n].any():
+        log.warning("The face mask fell back on %d of %d images", int(fallback.sum()), n)
+    return PreprocessedImages(images[:n], faces[:n], coverage[:n], fallback[:n], kept, skipped)
+
+
+def load_usable(path: str) -> np.ndarray:
+    """The decoded image, or a DatasetError naming the file when it cannot be trained on."""
+    if Path(path).suffix.lower() in JPEG_SUFFIXES and not _has_jpeg_end(path):
+        raise DatasetError(f"'{path}' is a truncated JPEG (no end-of-image marker)")
+    image = load_rgb(path)
+    if float(image.max()) == 0.0:
+        raise DatasetError(f"'{path}' is all black (no thermal signal)")
+    return image
+
+
+def _has_jpeg_end(path: str) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        handle.seek(max(0, handle.tell() - JPEG_TAIL))
+        return b"\xff\xd9" in handle.read()
+
+
+def write_skipped(path: Path, skipped: Sequence[tuple[str, str]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "reason"])
+        writer.writerows(skipped)

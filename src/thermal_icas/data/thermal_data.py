@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from thermal_icas.data.asymmetry import SplitHalves
 from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.datasets import CachedImageDataset
-from thermal_icas.data.preprocess import preprocess_all
+from thermal_icas.data.preprocess import face_locator, preprocess_all
 from thermal_icas.data.records import (
     ClassInfo,
     DatasetError,
@@ -33,9 +33,8 @@ from thermal_icas.data.splits import (
 )
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
 from thermal_icas.data.transforms import AugmentConfig, eval_transform, train_transform
-from thermal_icas.masks.base import FaceMask
-from thermal_icas.masks.content import ContentBasedMask
 from thermal_icas.masks.masking import Masking
+from thermal_icas.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +91,7 @@ class ThermalData:
         self.cache_dir = Path(cache_dir)
         self.classes: ClassInfo | None = None
         self.rows: list[tuple[ImageRecord, str]] = []
+        self.skipped: list[tuple[str, str]] = []
         self.images: torch.Tensor | None = None
         self.faces: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
@@ -104,7 +104,17 @@ class ThermalData:
             return
         root = self._resolve_root()
         self.classes = resolve_classes(find_class_dirs(root), self.positive_class, str(root))
-        self.rows = self._make_rows(root)
+        rows = self._make_rows(root)
+        processed = preprocess_all(
+            [r.path for r, _ in rows],
+            self.mask,
+            self.background(),
+            self.image_size,
+            face_locator(self.mask),
+            centre=self.halves is not None,
+        )
+        self.rows = [rows[i] for i in processed.kept]
+        self.skipped = processed.skipped
         for split in ("train", "val", "test"):
             present = {r.label for r in self.records(split)}
             if len(present) < 2:
@@ -112,14 +122,6 @@ class ThermalData:
                     f"the {split} split has {self.counts(split)} images per class: both classes "
                     "are needed; add patients or change data.split"
                 )
-        processed = preprocess_all(
-            [r.path for r, _ in self.rows],
-            self.mask,
-            self.background(),
-            self.image_size,
-            self._face_locator(),
-            centre=self.halves is not None,
-        )
         self.images = processed.images
         self.faces = processed.faces
         self.mask_coverage = processed.coverage
@@ -134,13 +136,6 @@ class ThermalData:
                 len({r.patient for r in records}),
                 self.counts(split),
             )
-
-    def _face_locator(self) -> FaceMask:
-        """What finds the face (its midline for the asymmetry input, its region for focus
-        metrics): the run's mask if it looks at the image, else a content-based mask used for
-        that alone, so every mask option is scored against the same faces."""
-        method = self.mask.method
-        return method if isinstance(method, ContentBasedMask) else ContentBasedMask()
 
     def background(self) -> np.ndarray:
         return self.mask.background(self.mean, self.std)
@@ -252,7 +247,7 @@ class ThermalData:
 def resolve_augment_on(augment_on: str) -> bool:
     """True to augment training batches on the device; `auto` does so where CUDA is."""
     if augment_on not in ("auto", "cpu", "device"):
-        raise ValueError(f"data.augment_on='{augment_on}' must be one of auto, cpu, device")
+        raise ConfigError(f"data.augment_on='{augment_on}' must be one of auto, cpu, device")
     return augment_on == "device" or (augment_on == "auto" and torch.cuda.is_available())
 
 
@@ -265,7 +260,7 @@ def resolve_workers(num_workers: int | str, augment_on_device: bool) -> int:
             return 0
         return min(12, (os.cpu_count() or 2) - 1)
     if not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"data.num_workers='{num_workers}' must be 'auto' or an integer >= 0")
+        raise ConfigError(f"data.num_workers='{num_workers}' must be 'auto' or an integer >= 0")
     return num_workers
 
 

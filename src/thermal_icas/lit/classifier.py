@@ -13,6 +13,7 @@ from torch.optim import Optimizer
 from thermal_icas.explain import FocusMetrics, explain_batch
 from thermal_icas.lit.metrics import confusion_matrix, finalize, screening_metrics
 from thermal_icas.models.heads import ThermalClassifier
+from thermal_icas.settings import ConfigError
 
 FINETUNE_MODES = ("full", "linear")
 
@@ -40,7 +41,7 @@ class ClassifierModule(L.LightningModule):
     ) -> None:
         super().__init__()
         if mode not in FINETUNE_MODES:
-            raise ValueError(f"training.finetune.mode='{mode}' must be one of {FINETUNE_MODES}")
+            raise ConfigError(f"training.finetune.mode='{mode}' must be one of {FINETUNE_MODES}")
         self.save_hyperparameters(ignore=["classifier", "optimizer", "scheduler", "batch_augment"])
         self.batch_augment = batch_augment
         self.model = classifier

@@ -10,6 +10,7 @@ import numpy as np
 
 from thermal_icas.masks.base import FaceMask, MaskResult, NoMask
 from thermal_icas.masks.cache import MaskCache, mask_to_uint8
+from thermal_icas.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class Masking:
         try:
             number = float(value)
         except ValueError:
-            raise ValueError(
+            raise ConfigError(
                 f"mask.background_value='{value}' is not one of {BACKGROUND_CHOICES} or a number"
             ) from None
         if number == -1.0:

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torchvision import models
 
+from thermal_icas.settings import ConfigError
+
 BACKBONES: dict[str, tuple[Callable[..., models.ResNet], models.WeightsEnum]] = {
     "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1),
     "resnet34": (models.resnet34, models.ResNet34_Weights.IMAGENET1K_V1),
@@ -23,7 +25,9 @@ class PretrainedWeightsError(RuntimeError):
 def build_resnet(name: str, pretrained: str) -> models.ResNet:
     """Build a torchvision ResNet initialised per `model.pretrained` (none | imagenet | path)."""
     if name not in BACKBONES:
-        raise ValueError(f"model.backbone='{name}' is not supported; choose from {list(BACKBONES)}")
+        raise ConfigError(
+            f"model.backbone='{name}' is not supported; choose from {list(BACKBONES)}"
+        )
     factory, weights = BACKBONES[name]
     if pretrained == "none":
         return factory(weights=None)

@@ -1,0 +1,35 @@
+"""Predict with a trained run: `python predict.py ckpt_path=<run> input=<image or folder>`."""
+
+import os
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+os.environ.setdefault("THERMAL_ICAS_ROOT", str(Path(__file__).resolve().parent))
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="predict")
+def main(cfg: DictConfig) -> None:
+    import torch
+
+    from thermal_icas.errors import user_error
+    from thermal_icas.inference import load_run, predict
+
+    device = cfg.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        run = load_run(cfg.ckpt_path, device)
+        target = predict(
+            run, cfg.input, Path(cfg.paths.output_dir), cfg.batch_size, explain=cfg.explain
+        )
+    except Exception as error:
+        if (cause := user_error(error)) is None:
+            raise
+        raise SystemExit(f"error: {cause}") from None
+    print(f"predictions: {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""Apply a trained run to new images, with the run's own preprocessing and threshold.
+
+Everything that shaped the model's input (mask, asymmetry, image size, normalisation) is
+read from the run's saved config, so a prediction cannot silently use other settings.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from thermal_icas.data.asymmetry import SplitHalves
+from thermal_icas.data.preprocess import (
+    PreprocessedImages,
+    face_locator,
+    preprocess_all,
+    write_skipped,
+)
+from thermal_icas.data.records import (
+    ClassInfo,
+    DatasetError,
+    is_image_file,
+    patient_id,
+    resolve_classes,
+)
+from thermal_icas.data.transforms import eval_transform
+from thermal_icas.explain.maps import explain_batch
+from thermal_icas.explain.overlay import explanation_rows
+from thermal_icas.models.backbone import PretrainedWeightsError
+from thermal_icas.models.heads import ThermalClassifier
+from thermal_icas.reporting.results import METRICS_FILE
+
+log = logging.getLogger(__name__)
+
+CLASSIFIER_DIR = Path("checkpoints") / "classifier"
+RUN_CONFIG = Path(".hydra") / "config.yaml"
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A run folder's classifier and everything needed to feed it."""
+
+    directory: Path
+    checkpoint: Path
+    cfg: DictConfig
+    classes: ClassInfo
+    threshold: float
+    classifier: ThermalClassifier
+
+
+def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> TrainedRun:
+    """A run folder (its best classifier checkpoint) or a classifier checkpoint inside one."""
+    path = Path(ckpt_path).expanduser()
+    if path.is_dir():
+        candidates = sorted((path / CLASSIFIER_DIR).glob("best-*.ckpt"))
+        if not candidates:
+            raise PretrainedWeightsError(
+                f"ckpt_path '{path}' holds no {CLASSIFIER_DIR}/best-*.ckpt: is it a finished run?"
+            )
+        directory, checkpoint = path, candidates[-1]
+    elif path.is_file():
+        directory, checkpoint = path.parents[2], path
+    else:
+        raise PretrainedWeightsError(f"ckpt_path '{path}' does not exist")
+    if not (directory / RUN_CONFIG).is_file():
+        raise PretrainedWeightsError(
+            f"'{directory}' has no {RUN_CONFIG}: point ckpt_path at a run folder or at a "
+            "checkpoint inside one"
+        )
+    cfg = OmegaConf.load(directory / RUN_CONFIG)
+    assert isinstance(cfg, DictConfig)
+    classes = _run_classes(directory, cfg)
+    metrics = json.loads((directory / METRICS_FILE).read_text())
+    classifier = _load_classifier(checkpoint, cfg, len(classes.names)).to(device).eval()
+    return TrainedRun(
+        directory, checkpoint, cfg, classes, float(metrics["test/threshold"]), classifier
+    )
+
+
+def _run_classes(directory: Path, cfg: DictConfig) -> ClassInfo:
+    with (directory / "splits.csv").open(newline="") as handle:
+        names = sorted({row["label"] for row in csv.DictReader(handle)})
+    return resolve_classes(names, cfg.data.positive_class, str(directory / "splits.csv"))
+
+
+def _load_classifier(checkpoint: Path, cfg: DictConfig, num_classes: int) -> ThermalClassifier:
+    """Weights only (no pickled code), into the architecture the run's config describes."""
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = saved.get("state_dict") if isinstance(saved, dict) else None
+    if not state or not any(key.startswith("model.") for key in state):
+        raise PretrainedWeightsError(f"'{checkpoint}' is not a stage-2 classifier checkpoint")
+    encoder = instantiate(cfg.model.encoder, pretrained="none")
+    classifier = ThermalClassifier(encoder, num_classes, cfg.model.dropout)
+    weights = {
+        key.removeprefix("model."): v for key, v in state.items() if key.startswith("model.")
+    }
+    try:
+        classifier.load_state_dict(weights)
+    except RuntimeError as error:
+        raise PretrainedWeightsError(
+            f"'{checkpoint}' does not fit the architecture in its run's config "
+            f"({encoder.arch}): {str(error).splitlines()[0]}"
+        ) from None
+    return classifier
+
+
+def find_images(source: str | Path) -> list[Path]:
+    path = Path(source).expanduser()
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DatasetError(f"input '{path}' does not exist")
+    images = sorted(p for p in path.rglob("*") if is_image_file(p))
+    if not images:
+        raise DatasetError(f"input '{path}' holds no images")
+    return images
+
+
+def preprocess_like_run(run: TrainedRun, paths: list[Path]) -> PreprocessedImages:
+    data = run.cfg.data
+    masking = instantiate(run.cfg.mask)
+    background = masking.background(data.mean, data.std)
+    halves = _halves(run)
+    return preprocess_all(
+        [str(p) for p in paths],
+        masking,
+        background,
+        data.image_size,
+        face_locator(masking),
+        centre=halves is not None,
+    )
+
+
+def _halves(run: TrainedRun) -> SplitHalves | None:
+    asymmetry = run.cfg.asymmetry
+    return SplitHalves(asymmetry.align) if asymmetry.enabled else None
+
+
+def predict(
+    run: TrainedRun,
+    source: str | Path,
+    output_dir: Path,
+    batch_size: int = 64,
+    explain: bool = False,
+) -> Path:
+    """Writes `predictions.csv` (and `skipped.csv`, `explain/` overlays) into output_dir."""
+    paths = find_images(source)
+    processed = preprocess_like_run(run, paths)
+    transform = eval_transform(run.cfg.data.mean, run.cfg.data.std, _halves(run))
+    device = next(run.classifier.parameters()).device
+    probs: list[float] = []
+    for start in range(0, len(processed.kept), batch_size):
+        chunk = processed.images[start : start + batch_size]
+        batch = torch.stack([transform(image) for image in chunk]).to(device)
+        with torch.inference_mode():
+            logits = run.classifier(batch)
+        probs += logits.float().softmax(-1)[:, run.classes.positive_index].tolist()
+        if explain:
+            _write_overlays(run, processed, batch, start, paths, output_dir / "explain")
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    pattern = re.compile(run.cfg.data.patient_regex)
+    negative = next(name for name in run.classes.names if name != run.classes.positive)
+    target = output_dir / "predictions.csv"
+    with target.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "patient", "prob_positive", "predicted"])
+        for position, prob in zip(processed.kept, probs, strict=True):
+            path = paths[position]
+            label = run.classes.positive if prob > run.threshold else negative
+            writer.writerow([str(path), _patient(path, pattern), f"{prob:.6f}", label])
+    if processed.skipped:
+        write_skipped(output_dir / "skipped.csv", processed.skipped)
+    log.info("Wrote %d predictions to %s", len(probs), target)
+    return target
+
+
+def _patient(path: Path, pattern: re.Pattern[str]) -> str:
+    try:
+        return patient_id(path, pattern)
+    except DatasetError:
+        return path.stem
+
+
+def _write_overlays(
+    run: TrainedRun,
+    processed: PreprocessedImages,
+    batch: torch.Tensor,
+    start: int,
+    paths: list[Path],
+    out_dir: Path,
+) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    maps = explain_batch(run.classifier, batch).cpu()
+    for k in range(batch.shape[0]):
+        path = paths[processed.kept[start + k]]
+        prob = float(maps.probs[k, run.classes.positive_index])
+        caption = f"{path.name}: p({run.classes.positive})={prob:.2f}"
+        sheet = explanation_rows(
+            processed.images[start + k : start + k + 1],
+            processed.faces[start + k : start + k + 1],
+            maps.select(k),
+            _halves(run),
+            [caption],
+        )
+        name = f"{start + k:04d}_{path.stem}.png"
+        cv2.imwrite(str(out_dir / name), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))

@@ -1,0 +1,91 @@
+"""predict.py: the run's own preprocessing and threshold, safe loading, clear errors."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from tests.conftest import ComposeFn, make_toy_dataset
+from thermal_icas.inference import RUN_CONFIG, load_run, predict
+from thermal_icas.models.backbone import PretrainedWeightsError
+from thermal_icas.pipeline import run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _trained_run(compose_cfg: ComposeFn, tmp_path: Path, *overrides: str) -> Path:
+    data_dir = make_toy_dataset(tmp_path / "toy", size=32)
+    cfg = compose_cfg(["experiment=smoke", f"data.data_dir={data_dir}", *overrides])
+    run(cfg)
+    out = Path(cfg.paths.output_dir)
+    (out / RUN_CONFIG).parent.mkdir(exist_ok=True)
+    OmegaConf.save(cfg, out / RUN_CONFIG)  # train.py's Hydra writes this file
+    return out
+
+
+def _rows(path: Path) -> dict[str, dict[str, str]]:
+    with path.open() as handle:
+        return {row["path"]: row for row in csv.DictReader(handle)}
+
+
+def test_predictions_reproduce_the_runs_test_predictions(
+    compose_cfg: ComposeFn, tmp_path: Path
+) -> None:
+    out = _trained_run(compose_cfg, tmp_path, "asymmetry=on", "attention=on", "data.image_size=64")
+    trained = load_run(out)
+    target = predict(trained, tmp_path / "toy", tmp_path / "pred", explain=True)
+    predicted = _rows(target)
+    tested = _rows(out / "test_predictions.csv")
+    assert set(tested) <= set(predicted)
+    for path, row in tested.items():
+        assert float(predicted[path]["prob_positive"]) == pytest.approx(
+            float(row["prob_positive"]), abs=1e-5
+        )
+        assert predicted[path]["predicted"] == row["predicted"]
+        assert predicted[path]["patient"] == row["patient"]
+    assert len(list((tmp_path / "pred" / "explain").glob("*.png"))) == len(predicted)
+
+
+def test_cli_writes_a_new_folder_and_reports_errors_in_one_line(
+    compose_cfg: ComposeFn, tmp_path: Path
+) -> None:
+    out = _trained_run(compose_cfg, tmp_path)
+    image = next((tmp_path / "toy" / "icas").glob("*.png"))
+    command = [sys.executable, str(ROOT / "predict.py"), f"ckpt_path={out}"]
+    result = subprocess.run(
+        [*command, f"input={image}", f"hydra.run.dir={tmp_path / 'p'}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(_rows(tmp_path / "p" / "predictions.csv")) == 1
+
+    missing = tmp_path / "no_such_images"
+    result = subprocess.run(
+        [*command, f"input={missing}", f"hydra.run.dir={tmp_path / 'q'}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    assert f"error: input '{missing}' does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_checkpoint_of_another_architecture_is_refused(
+    compose_cfg: ComposeFn, tmp_path: Path
+) -> None:
+    out = _trained_run(compose_cfg, tmp_path)
+    cfg = OmegaConf.load(out / RUN_CONFIG)
+    cfg.model.backbone = "resnet34"
+    OmegaConf.save(cfg, out / RUN_CONFIG)
+    with pytest.raises(PretrainedWeightsError, match="does not fit the architecture"):
+        load_run(out)
+    with pytest.raises(PretrainedWeightsError, match="not a stage-2 classifier"):
+        load_run(next((out / "checkpoints" / "contrastive").glob("*.ckpt")))
