@@ -2,6 +2,7 @@
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -42,4 +43,11 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from thermal_icas.resume import resume_argv
+    from thermal_icas.settings import ConfigError
+
+    try:
+        sys.argv = resume_argv(sys.argv, Path(os.environ["THERMAL_ICAS_ROOT"]))
+    except ConfigError as error:
+        raise SystemExit(f"error: {error}") from None
     main()

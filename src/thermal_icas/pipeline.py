@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,13 @@ from thermal_icas.reporting.contact_sheet import contact_sheet
 from thermal_icas.reporting.hparams import log_hparams
 from thermal_icas.reporting.plots import plot_confusion, plot_roc
 from thermal_icas.reporting.results import METRICS_FILE, write_metrics, write_predictions
+from thermal_icas.resume import (
+    RNG_FILE,
+    STAGE1_METRICS_FILE,
+    last_checkpoint,
+    load_rng,
+    save_rng,
+)
 from thermal_icas.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -49,6 +57,12 @@ def run(cfg: DictConfig) -> dict[str, float]:
 def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier, dict[str, float]]:
     """The whole run; returns the tested classifier (best checkpoint) and the metrics."""
     output_dir = Path(cfg.paths.output_dir)
+    if (output_dir / METRICS_FILE).exists():
+        raise ConfigError(
+            f"'{output_dir}' holds a finished run (metrics.json); nothing of it is overwritten: "
+            "start the new run in another folder"
+        )
+    resuming = bool(cfg.get("resume"))
     if rank_zero_only.rank == 0:
         print_config_tree(cfg)
     if cfg.get("threads"):
@@ -69,10 +83,22 @@ def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier, dict[str, float]
     if cfg.training.encoder_ckpt:
         load_encoder(encoder, cfg.training.encoder_ckpt)
     if not cfg.training.skip_contrastive:
-        metrics.update(pretrain(cfg, data, encoder, loggers))
-        if rank_zero_only.rank == 0:
-            save_encoder(encoder, output_dir / ENCODER_FILE)
-    classifier, results = finetune_and_test(cfg, data, encoder, loggers)
+        if resuming and (output_dir / ENCODER_FILE).is_file():
+            log.info("Resuming: stage 1 had finished; its encoder is reloaded")
+            load_encoder(encoder, output_dir / ENCODER_FILE)
+            metrics.update(json.loads((output_dir / STAGE1_METRICS_FILE).read_text()))
+        else:
+            stage1 = pretrain(cfg, data, encoder, loggers, _resume_from(cfg, "contrastive"))
+            metrics.update(stage1)
+            if rank_zero_only.rank == 0:
+                save_encoder(encoder, output_dir / ENCODER_FILE)
+                (output_dir / STAGE1_METRICS_FILE).write_text(json.dumps(stage1))
+                # where stage 2 starts, for a run that crashes before its first checkpoint
+                save_rng(output_dir / RNG_FILE)
+    resume_from = _resume_from(cfg, "classifier")
+    if resuming and resume_from is None and (output_dir / RNG_FILE).is_file():
+        load_rng(output_dir / RNG_FILE)
+    classifier, results = finetune_and_test(cfg, data, encoder, loggers, resume_from)
     metrics.update(results)
 
     if rank_zero_only.rank == 0:
@@ -114,8 +140,23 @@ def log_data_summary(data: ThermalData, loggers: list[Logger]) -> dict[str, floa
     return {key: summary[key] for key in kept}
 
 
+def _resume_from(cfg: DictConfig, stage: str) -> str | None:
+    """The stage's last checkpoint when resuming, so it continues after its last epoch."""
+    checkpoint = cfg.callbacks.get(stage, {}).get("checkpoint")
+    if not cfg.get("resume") or checkpoint is None:
+        return None
+    found = last_checkpoint(Path(checkpoint.dirpath))
+    if found:
+        log.info("Resuming %s training from %s", stage, found)
+    return found
+
+
 def pretrain(
-    cfg: DictConfig, data: ThermalData, encoder: ThermalEncoder, loggers: list[Logger]
+    cfg: DictConfig,
+    data: ThermalData,
+    encoder: ThermalEncoder,
+    loggers: list[Logger],
+    resume_from: str | None = None,
 ) -> dict[str, float]:
     """Stage 1 sees only the training split; val images only score the detached probe."""
     stage = cfg.training.contrastive
@@ -136,6 +177,7 @@ def pretrain(
         module,
         train_dataloaders=data.loader("train", batch_size=stage.batch_size, train=True, views=2),
         val_dataloaders=data.loader("val", batch_size=stage.batch_size, train=False),
+        ckpt_path=resume_from,
     )
     return {
         key: float(value)
@@ -145,7 +187,11 @@ def pretrain(
 
 
 def finetune_and_test(
-    cfg: DictConfig, data: ThermalData, encoder: ThermalEncoder, loggers: list[Logger]
+    cfg: DictConfig,
+    data: ThermalData,
+    encoder: ThermalEncoder,
+    loggers: list[Logger],
+    resume_from: str | None = None,
 ) -> tuple[ThermalClassifier, dict[str, float]]:
     stage = cfg.training.finetune
     assert data.classes is not None
@@ -165,6 +211,7 @@ def finetune_and_test(
         module,
         train_dataloaders=data.loader("train", batch_size=stage.batch_size, train=True),
         val_dataloaders=data.loader("val", batch_size=stage.batch_size, train=False),
+        ckpt_path=resume_from,
     )
     checkpoint = trainer.checkpoint_callback
     assert isinstance(checkpoint, ModelCheckpoint)
