@@ -218,6 +218,13 @@ def finetune_and_test(
     best = checkpoint.best_model_path or None
     if best is None:
         log.warning("No best checkpoint was saved; testing the final weights")
+    if trainer.world_size > 1:
+        # evaluation sees every val and test image once: one process does it, on one device
+        trainer.strategy.barrier()
+        torch.distributed.destroy_process_group()
+        if not trainer.is_global_zero:
+            return module.model, {}
+        trainer = _evaluation_trainer(cfg, loggers)
 
     val_probs, val_targets, _ = _predict(trainer, module, data, "val", stage.batch_size, best)
     module.decision_threshold = youden_threshold(val_probs, val_targets)
@@ -289,7 +296,32 @@ def _predict(
 def _trainer(cfg: DictConfig, epochs: int, stage: str, loggers: list[Logger]) -> L.Trainer:
     callbacks: list[Callback] = _instantiate_all(cfg.callbacks.get("common"))
     callbacks += _instantiate_all(cfg.callbacks.get(stage))
-    return instantiate(cfg.trainer, max_epochs=epochs, callbacks=callbacks, logger=loggers or False)
+    extra = {}
+    if cfg.trainer.get("sync_batchnorm") and not _on_gpu(cfg):
+        # SyncBatchNorm exists for CUDA only; CPU processes (gloo) keep per-process statistics
+        extra["sync_batchnorm"] = False
+    return instantiate(
+        cfg.trainer, max_epochs=epochs, callbacks=callbacks, logger=loggers or False, **extra
+    )
+
+
+def _evaluation_trainer(cfg: DictConfig, loggers: list[Logger]) -> L.Trainer:
+    """A single-device trainer of the same kind, for threshold selection and the test."""
+    return instantiate(
+        cfg.trainer,
+        strategy="auto",
+        devices=1,
+        num_nodes=1,
+        sync_batchnorm=False,
+        max_epochs=1,
+        callbacks=_instantiate_all(cfg.callbacks.get("common")),
+        logger=loggers or False,
+    )
+
+
+def _on_gpu(cfg: DictConfig) -> bool:
+    accelerator = cfg.trainer.get("accelerator", "auto")
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:

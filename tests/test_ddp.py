@@ -1,0 +1,48 @@
+"""trainer=ddp on CPU: two gloo processes, one set of outputs per run, also inside a sweep."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_ddp_sweep_trains_with_two_processes_and_keeps_outputs_together(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "train.py"),
+            "-m",
+            "experiment=smoke",
+            "debug=fast",
+            "trainer=ddp",
+            "seed=1,2",
+            "callbacks.common.progress_bar=null",
+            f"hydra.sweep.dir={sweep}",
+            f"paths.cache_dir={tmp_path / 'cache'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "multirun.yaml"]
+    assert not list(tmp_path.rglob(".pl_ddp*")), "DDP processes must not scatter outputs"
+    for job in ("0", "1"):
+        out = sweep / job
+        assert "MEMBER: 2/2" in (out / "train.log").read_text(), "the second process ran"
+        assert not (out / "error.txt").exists()
+        assert 0.0 <= json.loads((out / "metrics.json").read_text())["test/auroc"] <= 1.0
+        test_images = {row["path"] for row in _rows(out / "splits.csv") if row["split"] == "test"}
+        predicted = [row["path"] for row in _rows(out / "test_predictions.csv")]
+        assert sorted(predicted) == sorted(test_images), "every test image once, on rank 0"
