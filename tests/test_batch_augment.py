@@ -9,21 +9,15 @@ from pathlib import Path
 import torch
 
 from tests.conftest import ComposeFn
+from tests.test_asymmetry import STILL as STILL_FLIPPED
 from thermal_icas.data.asymmetry import SplitHalves
 from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.transforms import AugmentConfig, eval_transform
 from thermal_icas.pipeline import run
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-STILL = AugmentConfig(
-    crop_scale=(1.0, 1.0),
-    rotation_degrees=0.0,
-    hflip_p=0.0,
-    contrast=0.0,
-    offset=0.0,
-    blur_p=0.0,
-    noise_std=0.0,
-)
+# no randomness at all (the asymmetry tests' still config flips every image)
+STILL = replace(STILL_FLIPPED, hflip_p=0.0)
 
 
 def _faces(batch: int = 4, size: int = 16) -> torch.Tensor:

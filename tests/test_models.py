@@ -34,14 +34,27 @@ def test_attention_width_follows_the_backbone(name: str, width: int) -> None:
     assert features.shape == (2, width)
 
 
-def test_attention_gate_multiplies_features_by_a_map_in_0_1() -> None:
+def test_attention_gate_redistributes_weight_over_positions() -> None:
     gate = SpatialAttentionGate(8, hidden_channels=3)
     assert gate.score[0].out_channels == 3
     features = torch.randn(2, 8, 5, 5)
     gated, attention = gate(features)
     assert attention.shape == (2, 1, 5, 5)
-    assert attention.min() >= 0 and attention.max() <= 1
+    assert attention.min() >= 0
+    torch.testing.assert_close(attention.mean(dim=(2, 3)), torch.ones(2, 1))
     torch.testing.assert_close(gated, features * attention)
+
+
+def test_attention_gate_cannot_scale_the_features_away() -> None:
+    """Scores far below zero (where a sigmoid gate had collapsed) still leave the scale."""
+    gate = SpatialAttentionGate(8, hidden_channels=3)
+    with torch.no_grad():
+        gate.score[2].weight.zero_()
+        gate.score[2].bias.fill_(-30.0)
+    features = torch.randn(2, 8, 5, 5)
+    gated, attention = gate(features)
+    torch.testing.assert_close(attention, torch.ones_like(attention))
+    torch.testing.assert_close(gated, features)
 
 
 def test_pretrained_from_file_and_clear_errors(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ HALF_CHANNELS = 3
 class ExplanationMaps:
     probs: Tensor  # (B, classes) softmax
     gradcam: Tensor  # (B, h, w) >= 0, at the last feature map's resolution
-    gate: Tensor | None  # (B, h, w) in [0, 1], the attention gate's map
+    gate: Tensor | None  # (B, h, w) >= 0, mean 1: the attention gate's map
     left_share: Tensor | None  # (B,) share of input attribution on the left half (6 channels)
 
     def cpu(self) -> ExplanationMaps:

@@ -6,7 +6,14 @@ from torch import Tensor, nn
 
 
 class SpatialAttentionGate(nn.Module):
-    """3x3 conv to `hidden` channels, ReLU, 1x1 conv to one map, sigmoid; gates the features."""
+    """3x3 conv to `hidden` channels, ReLU, 1x1 conv to one score per position; the gate is the
+    softmax of the scores over the positions, times their number, so it averages 1.
+
+    The gate moves the features' weight between positions but cannot scale them all down. A
+    sigmoid gate can: in contrastive pretraining the projection head's BatchNorm makes the
+    overall scale free, the sigmoid drifted into saturation (scores near -20, features gated to
+    ~1e-9) and fine-tuning could not recover it (constant predictions, AUROC 0.5).
+    """
 
     def __init__(self, in_channels: int, hidden_channels: int | None = None) -> None:
         super().__init__()
@@ -15,9 +22,11 @@ class SpatialAttentionGate(nn.Module):
             nn.Conv2d(in_channels, hidden, kernel_size=3, padding=1),
             nn.ReLU(inplace=True),
             nn.Conv2d(hidden, 1, kernel_size=1),
-            nn.Sigmoid(),
         )
 
     def forward(self, features: Tensor) -> tuple[Tensor, Tensor]:
-        attention = self.score(features)
-        return features * attention, attention
+        """(gated features, gate map (B, 1, h, w) with mean 1 over the positions)."""
+        scores = self.score(features)
+        positions = scores.shape[-2] * scores.shape[-1]
+        gate = scores.flatten(2).softmax(-1).view_as(scores) * positions
+        return features * gate, gate
