@@ -169,14 +169,13 @@ def predict(
 
     output_dir.mkdir(parents=True, exist_ok=True)
     pattern = re.compile(run.cfg.data.patient_regex)
-    negative = next(name for name in run.classes.names if name != run.classes.positive)
     target = output_dir / "predictions.csv"
     with target.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["path", "patient", "prob_positive", "predicted"])
         for position, prob in zip(processed.kept, probs, strict=True):
             path = paths[position]
-            label = run.classes.positive if prob > run.threshold else negative
+            label = run.classes.predicted(prob, run.threshold)
             writer.writerow([str(path), _patient(path, pattern), f"{prob:.6f}", label])
     if processed.skipped:
         write_skipped(output_dir / "skipped.csv", processed.skipped)

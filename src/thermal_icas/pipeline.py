@@ -257,7 +257,7 @@ def _write_test_reports(
         output_dir / "test_predictions.csv", records, probs.tolist(), threshold, data.classes
     )
     plot_roc(probs, targets, metrics["test/auroc"], threshold, output_dir / "roc.png")
-    positive, negative = data.classes.positive, _negative_name(data)
+    positive, negative = data.classes.positive, data.classes.negative
     tn, fp, fn, tp = (int(metrics[f"test/{k}"]) for k in ("tn", "fp", "fn", "tp"))
     plot_confusion([[tp, fn], [fp, tn]], [positive, negative], output_dir / "confusion_matrix.png")
     write_explanations(
@@ -272,11 +272,6 @@ def _write_test_reports(
         cfg.explain.examples_per_group,
         cfg.explain.tile,
     )
-
-
-def _negative_name(data: ThermalData) -> str:
-    assert data.classes is not None
-    return next(name for name in data.classes.names if name != data.classes.positive)
 
 
 def _predict(

@@ -32,6 +32,14 @@ class ClassInfo:
     def positive_index(self) -> int:
         return self.names.index(self.positive)
 
+    @property
+    def negative(self) -> str:
+        return next(name for name in self.names if name != self.positive)
+
+    def predicted(self, prob_positive: float, threshold: float) -> str:
+        """The screening decision: positive when the probability exceeds the threshold."""
+        return self.positive if prob_positive > threshold else self.negative
+
 
 def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS

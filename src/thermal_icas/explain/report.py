@@ -116,12 +116,12 @@ def _choose(
                 position
                 for position, record in enumerate(records)
                 if record.label == label
-                and _outcome(record.label, probs[position], threshold, classes) == outcome
+                and _outcome(record, probs[position], threshold, classes) == outcome
             ]
             chosen += [(position, outcome) for position in group[:per_group]]
     return chosen
 
 
-def _outcome(label: int, prob: float, threshold: float, classes: ClassInfo) -> str:
-    predicted_positive = prob > threshold
-    return "correct" if predicted_positive == (label == classes.positive_index) else "wrong"
+def _outcome(record: ImageRecord, prob: float, threshold: float, classes: ClassInfo) -> str:
+    right = classes.predicted(prob, threshold) == classes.names[record.label]
+    return "correct" if right else "wrong"

@@ -24,12 +24,11 @@ def write_predictions(
     classes: ClassInfo,
 ) -> None:
     """One row per test image, so errors can be traced back to patients and files."""
-    negative = next(name for name in classes.names if name != classes.positive)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["path", "patient", "label", "prob_positive", "predicted"])
         for record, prob in zip(records, probs, strict=True):
-            predicted = classes.positive if prob > threshold else negative
+            predicted = classes.predicted(prob, threshold)
             writer.writerow(
                 [record.path, record.patient, classes.names[record.label], f"{prob:.6f}", predicted]
             )
