@@ -34,6 +34,7 @@ from thermal_icas.resume import (
     STAGE1_METRICS_FILE,
     last_checkpoint,
     load_rng,
+    refuse_finished,
     save_rng,
 )
 from thermal_icas.settings import ConfigError
@@ -57,11 +58,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
 def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier, dict[str, float]]:
     """The whole run; returns the tested classifier (best checkpoint) and the metrics."""
     output_dir = Path(cfg.paths.output_dir)
-    if (output_dir / METRICS_FILE).exists():
-        raise ConfigError(
-            f"'{output_dir}' holds a finished run (metrics.json); nothing of it is overwritten: "
-            "start the new run in another folder"
-        )
+    refuse_finished(output_dir)
     resuming = bool(cfg.get("resume"))
     if rank_zero_only.rank == 0:
         print_config_tree(cfg)

@@ -90,13 +90,13 @@ def resume_argv(argv: Sequence[str], root: Path) -> list[str]:
     """
     for arg in argv:
         if arg.startswith("hydra.run.dir="):
-            _refuse_finished(Path(arg.split("=", 1)[1]).expanduser())
+            refuse_finished(Path(arg.split("=", 1)[1]).expanduser())
     value = next((a.split("=", 1)[1] for a in argv if a.startswith("resume=")), "null")
     if value == "null":
         return list(argv)
     task = next((a.split("=", 1)[1] for a in argv if a.startswith("task_name=")), "train")
     folder = resolve_resume(value, root / "outputs" / task / "runs")
-    _refuse_finished(folder)
+    refuse_finished(folder)
     kept = [a for a in argv if not a.startswith(("resume=", "hydra.run.dir="))]
     return [*kept, f"resume={folder}", f"hydra.run.dir={folder}"]
 
@@ -106,7 +106,8 @@ def last_checkpoint(directory: Path) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def _refuse_finished(folder: Path) -> None:
+def refuse_finished(folder: Path) -> None:
+    """Nothing a finished run wrote is overwritten, by a new run or by resuming it."""
     if (folder / METRICS_FILE).exists():
         raise ConfigError(
             f"'{folder}' holds a finished run (metrics.json); nothing of it is overwritten: "
