@@ -83,7 +83,7 @@ def test_focus_metrics_average_and_skip_empty_maps() -> None:
     inside = face[:, 0].clone()
     empty = torch.zeros(1, 32, 32)
     maps = ExplanationMaps(
-        probs=torch.full((3, 2), 0.5),
+        logits=torch.zeros(3, 2),
         gradcam=torch.cat([inside, empty]),
         gate=torch.ones(3, 32, 32),
         left_share=torch.tensor([0.2, 0.4, 0.6]),

@@ -26,10 +26,14 @@ HALF_CHANNELS = 3
 
 @dataclass(frozen=True)
 class ExplanationMaps:
-    probs: Tensor  # (B, classes) softmax
+    logits: Tensor  # (B, classes), from the same forward pass as the maps
     gradcam: Tensor  # (B, h, w) >= 0, at the last feature map's resolution
     gate: Tensor | None  # (B, h, w) >= 0, mean 1: the attention gate's map
     left_share: Tensor | None  # (B,) share of input attribution on the left half (6 channels)
+
+    @property
+    def probs(self) -> Tensor:
+        return self.logits.float().softmax(-1)
 
     def cpu(self) -> ExplanationMaps:
         return self._apply(lambda t: t.cpu())
@@ -63,7 +67,7 @@ def explain_batch(classifier: ThermalClassifier, images: Tensor) -> ExplanationM
         left = attribution[:, :HALF_CHANNELS].sum(1)
         left_share = left / attribution.sum(1).clamp_min(1e-12)
     return ExplanationMaps(
-        probs=logits.detach().float().softmax(-1),
+        logits=logits.detach(),
         gradcam=cam.float(),
         gate=None if gate is None else gate.detach()[:, 0].float(),
         left_share=left_share,

@@ -98,17 +98,21 @@ class ClassifierModule(L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        logits = self(batch["image"])
+        logits = self._evaluate(batch, self.val_focus)
         loss = self.criterion(logits, batch["label"])
         self.log(
             "val/loss", loss, on_epoch=True, batch_size=batch["label"].shape[0], sync_dist=True
         )
         self.val_metrics.update(self.positive_probability(logits), self._targets(batch["label"]))
-        self._update_focus(self.val_focus, batch)
 
-    def _update_focus(self, focus: FocusMetrics, batch: dict[str, Any]) -> None:
-        if self.hparams.focus_metrics and "face" in batch:
-            focus.update(explain_batch(self.model, batch["image"]), batch["face"])
+    def _evaluate(self, batch: dict[str, Any], focus: FocusMetrics) -> Tensor:
+        """The batch's logits. With focus metrics they come from the pass that explains the
+        batch, which runs the model anyway, so each batch goes through the model once."""
+        if not (self.hparams.focus_metrics and "face" in batch):
+            return self(batch["image"])
+        maps = explain_batch(self.model, batch["image"])
+        focus.update(maps, batch["face"])
+        return maps.logits
 
     def _log_focus(self, focus: FocusMetrics) -> None:
         if not self.hparams.focus_metrics:
@@ -131,11 +135,10 @@ class ClassifierModule(L.LightningModule):
         self.test_confusion.to(self.device)
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        probs = self.positive_probability(self(batch["image"]))
+        probs = self.positive_probability(self._evaluate(batch, self.test_focus))
         targets = self._targets(batch["label"])
         self.test_metrics.update(probs, targets)
         self.test_confusion.update(probs, targets)
-        self._update_focus(self.test_focus, batch)
 
     def on_test_epoch_end(self) -> None:
         values = finalize(self.test_metrics.compute(), "test/")
