@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from thermal_icas.data.asymmetry import SplitHalves
 from thermal_icas.data.preprocess import (
+    SKIPPED_FILE,
     PreprocessedImages,
     face_locator,
     preprocess_all,
@@ -33,7 +34,7 @@ from thermal_icas.data.records import (
     resolve_classes,
 )
 from thermal_icas.data.transforms import eval_transform
-from thermal_icas.explain.maps import explain_batch
+from thermal_icas.explain.maps import ExplanationMaps, explain_batch
 from thermal_icas.explain.overlay import explanation_rows
 from thermal_icas.models.backbone import PretrainedWeightsError
 from thermal_icas.models.heads import ThermalClassifier
@@ -55,6 +56,11 @@ class TrainedRun:
     classes: ClassInfo
     threshold: float
     classifier: ThermalClassifier
+
+    @property
+    def halves(self) -> SplitHalves | None:
+        asymmetry = self.cfg.asymmetry
+        return SplitHalves(asymmetry.align) if asymmetry.enabled else None
 
 
 def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> TrainedRun:
@@ -129,7 +135,7 @@ def preprocess_like_run(run: TrainedRun, paths: list[Path]) -> PreprocessedImage
     data = run.cfg.data
     masking = instantiate(run.cfg.mask)
     background = masking.background(data.mean, data.std)
-    halves = _halves(run)
+    halves = run.halves
     return preprocess_all(
         [str(p) for p in paths],
         masking,
@@ -138,11 +144,6 @@ def preprocess_like_run(run: TrainedRun, paths: list[Path]) -> PreprocessedImage
         face_locator(masking),
         centre=halves is not None,
     )
-
-
-def _halves(run: TrainedRun) -> SplitHalves | None:
-    asymmetry = run.cfg.asymmetry
-    return SplitHalves(asymmetry.align) if asymmetry.enabled else None
 
 
 def predict(
@@ -155,17 +156,22 @@ def predict(
     """Writes `predictions.csv` (and `skipped.csv`, `explain/` overlays) into output_dir."""
     paths = find_images(source)
     processed = preprocess_like_run(run, paths)
-    transform = eval_transform(run.cfg.data.mean, run.cfg.data.std, _halves(run))
+    halves = run.halves
+    transform = eval_transform(run.cfg.data.mean, run.cfg.data.std, halves)
     device = next(run.classifier.parameters()).device
     probs: list[float] = []
     for start in range(0, len(processed.kept), batch_size):
         chunk = processed.images[start : start + batch_size]
         batch = torch.stack([transform(image) for image in chunk]).to(device)
-        with torch.inference_mode():
-            logits = run.classifier(batch)
-        probs += logits.float().softmax(-1)[:, run.classes.positive_index].tolist()
         if explain:
-            _write_overlays(run, processed, batch, start, paths, output_dir / "explain")
+            # the explaining pass runs the model too: its logits are the predictions
+            maps = explain_batch(run.classifier, batch).cpu()
+            _write_overlays(run, processed, maps, halves, start, paths, output_dir / "explain")
+            logits = maps.logits
+        else:
+            with torch.inference_mode():
+                logits = run.classifier(batch)
+        probs += logits.float().softmax(-1)[:, run.classes.positive_index].tolist()
 
     output_dir.mkdir(parents=True, exist_ok=True)
     pattern = re.compile(run.cfg.data.patient_regex)
@@ -178,7 +184,7 @@ def predict(
             label = run.classes.predicted(prob, run.threshold)
             writer.writerow([str(path), _patient(path, pattern), f"{prob:.6f}", label])
     if processed.skipped:
-        write_skipped(output_dir / "skipped.csv", processed.skipped)
+        write_skipped(output_dir / SKIPPED_FILE, processed.skipped)
     log.info("Wrote %d predictions to %s", len(probs), target)
     return target
 
@@ -193,14 +199,14 @@ def _patient(path: Path, pattern: re.Pattern[str]) -> str:
 def _write_overlays(
     run: TrainedRun,
     processed: PreprocessedImages,
-    batch: torch.Tensor,
+    maps: ExplanationMaps,
+    halves: SplitHalves | None,
     start: int,
     paths: list[Path],
     out_dir: Path,
 ) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    maps = explain_batch(run.classifier, batch).cpu()
-    for k in range(batch.shape[0]):
+    for k in range(maps.logits.shape[0]):
         path = paths[processed.kept[start + k]]
         prob = float(maps.probs[k, run.classes.positive_index])
         caption = f"{path.name}: p({run.classes.positive})={prob:.2f}"
@@ -208,7 +214,7 @@ def _write_overlays(
             processed.images[start + k : start + k + 1],
             processed.faces[start + k : start + k + 1],
             maps.select(k),
-            _halves(run),
+            halves,
             [caption],
         )
         name = f"{start + k:04d}_{path.stem}.png"

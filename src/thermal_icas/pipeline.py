@@ -15,7 +15,7 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
-from thermal_icas.data.preprocess import write_skipped
+from thermal_icas.data.preprocess import SKIPPED_FILE, write_skipped
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.explain.report import write_explanations
 from thermal_icas.lit.classifier import ClassifierModule
@@ -44,8 +44,6 @@ log = logging.getLogger(__name__)
 # masked inputs shown once per run in TensorBoard
 SHEET_IMAGES = 8
 EXPLAIN_DIR = "explain"
-# images that could not be used (corrupt, truncated, all black), with the reason
-SKIPPED_FILE = "skipped.csv"
 # the ResNet backbones downsample by 32
 MIN_INPUT_SIDE = 32
 

@@ -23,6 +23,8 @@ from thermal_icas.masks.masking import Masking
 log = logging.getLogger(__name__)
 
 JPEG_SUFFIXES = {".jpg", ".jpeg"}
+# images that could not be used (corrupt, truncated, all black), with the reason
+SKIPPED_FILE = "skipped.csv"
 # a JPEG's end-of-image marker may be followed by a few padding bytes
 JPEG_TAIL = 64
 
