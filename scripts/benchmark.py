@@ -32,7 +32,7 @@ from thermal_icas.config import compose_config
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.lit.callbacks import ChannelsLastOnGPU
 from thermal_icas.lit.classifier import ClassifierModule
-from thermal_icas.models.heads import ThermalClassifier
+from thermal_icas.pipeline import classifier_module
 
 DEFAULTS = ["data.image_size=128", "training.finetune.batch_size=32", "trainer=cpu"]
 
@@ -65,19 +65,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def classifier_module(cfg: DictConfig, data: ThermalData) -> ClassifierModule:
-    assert data.classes is not None
-    stage = cfg.training.finetune
-    return ClassifierModule(
-        classifier=ThermalClassifier(instantiate(cfg.model.encoder), 2, cfg.model.dropout),
-        optimizer=instantiate(stage.optimizer),
-        class_weights=data.class_weights(),
-        positive_index=data.classes.positive_index,
-        mode=stage.mode,
-        backbone_lr_scale=stage.backbone_lr_scale,
-        focus_metrics=False,
-        batch_augment=data.batch_augment(),
-    )
+def _stage2(cfg: DictConfig, data: ThermalData) -> ClassifierModule:
+    """The run's own stage-2 module, with a freshly initialised encoder."""
+    return classifier_module(cfg, data, instantiate(cfg.model.encoder))
 
 
 def pipeline_rate(cfg: DictConfig, data: ThermalData, steps: int, warmup: int) -> float:
@@ -95,13 +85,13 @@ def pipeline_rate(cfg: DictConfig, data: ThermalData, steps: int, warmup: int) -
         limit_val_batches=0,
     )
     loader = data.loader("train", batch_size=batch, train=True)
-    trainer.fit(classifier_module(cfg, data), train_dataloaders=loader)
+    trainer.fit(_stage2(cfg, data), train_dataloaders=loader)
     return steps * batch / (timer.end - timer.start)
 
 
 def model_rate(cfg: DictConfig, data: ThermalData, steps: int, warmup: int) -> float:
     batch = cfg.training.finetune.batch_size
-    module = classifier_module(cfg, data)
+    module = _stage2(cfg, data)
     device = torch.device("cuda" if cfg.trainer.accelerator == "gpu" else "cpu")
     fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
     module = module.to(device, memory_format=fmt).train()

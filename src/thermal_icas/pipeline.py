@@ -181,16 +181,13 @@ def pretrain(
     }
 
 
-def finetune_and_test(
-    cfg: DictConfig,
-    data: ThermalData,
-    encoder: ThermalEncoder,
-    loggers: list[Logger],
-    resume_from: str | None = None,
-) -> tuple[ThermalClassifier, dict[str, float]]:
+def classifier_module(
+    cfg: DictConfig, data: ThermalData, encoder: ThermalEncoder
+) -> ClassifierModule:
+    """Stage 2 as configured, on a set-up dataset."""
     stage = cfg.training.finetune
     assert data.classes is not None
-    module = ClassifierModule(
+    return ClassifierModule(
         classifier=ThermalClassifier(encoder, len(data.classes.names), cfg.model.dropout),
         optimizer=instantiate(stage.optimizer),
         scheduler=instantiate(stage.scheduler) if stage.get("scheduler") else None,
@@ -201,6 +198,17 @@ def finetune_and_test(
         focus_metrics=cfg.explain.focus_metrics,
         batch_augment=data.batch_augment(),
     )
+
+
+def finetune_and_test(
+    cfg: DictConfig,
+    data: ThermalData,
+    encoder: ThermalEncoder,
+    loggers: list[Logger],
+    resume_from: str | None = None,
+) -> tuple[ThermalClassifier, dict[str, float]]:
+    stage = cfg.training.finetune
+    module = classifier_module(cfg, data, encoder)
     trainer = _trainer(cfg, stage.epochs, "classifier", loggers)
     trainer.fit(
         module,
