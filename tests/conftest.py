@@ -24,6 +24,14 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
+@pytest.fixture(autouse=True)
+def _drop_checkpoints(tmp_path: Path) -> Iterator[None]:
+    """A test's checkpoints go once it has run, so a full run does not pile up gigabytes."""
+    yield
+    for checkpoint in [*tmp_path.rglob("*.ckpt"), *tmp_path.rglob("encoder.pt")]:
+        checkpoint.unlink()
+
+
 @pytest.fixture
 def compose_cfg(tmp_path: Path, cache_dir: Path) -> Iterator[ComposeFn]:
     """Compose conf/train.yaml with overrides, writing into tmp_path."""
