@@ -1,6 +1,6 @@
 """Training throughput of the full pipeline against the model alone.
 
-    python scripts/benchmark.py [--steps 30] [--warmup 5] [key=value ...]
+    python scripts/benchmark.py [--steps 30] [--warmup 5] [--rounds 3] [key=value ...]
 
 key=value pairs are Hydra overrides of conf/train.yaml; the defaults measure 128 px images,
 batch 32, ResNet-18 on the CPU (`data.image_size=128 training.finetune.batch_size=32
@@ -11,7 +11,10 @@ workers), `data.data_dir=...` for real images.
     (preprocessed images cached in memory, augmentation on the fly);
 (b) model: forward, backward and optimizer step of the same classifier on a random batch of
     the same shape that already sits on the device, at the same precision.
-The last lines are `pipeline_img_s=`, `model_img_s=` and `ratio=` (pipeline / model).
+Each round measures (a) and then (b), so the two rates of a round share the machine's state
+at that time; on a shared machine they drift together, and the round with the median ratio is
+reported. The last lines are that round's `pipeline_img_s=` and `model_img_s=`, and
+`ratio=` (pipeline / model).
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="timed training steps")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    parser.add_argument("--rounds", type=int, default=3, help="paired measurements")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, key=value")
     args = parser.parse_args()
 
@@ -139,8 +143,13 @@ def main() -> None:
         started = time.perf_counter()
         data.setup()
         preprocess_s = time.perf_counter() - started
-        pipeline = pipeline_rate(cfg, data, args.steps, args.warmup)
-        model = model_rate(cfg, data, args.steps, args.warmup)
+        rounds = []
+        for number in range(1, args.rounds + 1):
+            pipeline = pipeline_rate(cfg, data, args.steps, args.warmup)
+            model = model_rate(cfg, data, args.steps, args.warmup)
+            rounds.append((pipeline / model, pipeline, model))
+            print(f"round {number}: pipeline {pipeline:.1f} img/s, model {model:.1f} img/s")
+        _, pipeline, model = sorted(rounds)[(len(rounds) - 1) // 2]
 
     device = torch.cuda.get_device_name() if cfg.trainer.accelerator == "gpu" else "cpu"
     print(f"device={device} threads={torch.get_num_threads()} workers={data.num_workers}")

@@ -63,9 +63,14 @@ def test_both_halves_get_the_same_geometry_and_each_image_its_own() -> None:
 def test_statistics_match_the_per_image_augmentation() -> None:
     from thermal_icas.data.transforms import train_transform
 
-    # smooth images, like faces (white noise would measure the interpolation instead)
-    coarse = _faces(64, 4).float()
-    images = torch.nn.functional.interpolate(coarse, size=32, mode="bilinear").to(torch.uint8)
+    # smooth faces on a black background, like the data (white noise would measure the
+    # interpolation; content up to the corners would measure the per-image path's
+    # crop-then-rotate, which fills corners with black where one resampling still finds face)
+    coarse = _faces(128, 4).float()
+    smooth = torch.nn.functional.interpolate(coarse, size=32, mode="bilinear")
+    rows, cols = torch.meshgrid(torch.arange(32) - 15.5, torch.arange(32) - 15.5, indexing="ij")
+    face = (rows**2 / 14**2 + cols**2 / 11**2 <= 1).float()
+    images = (smooth * face).to(torch.uint8)
     torch.manual_seed(0)
     batched = BatchAugment(32, AugmentConfig(), MEAN, STD)(images)
     per_image = torch.stack(
@@ -81,3 +86,33 @@ def test_a_run_can_augment_on_the_device(compose_cfg: ComposeFn) -> None:
     run(cfg)
     saved = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
     assert 0.0 <= saved["test/auroc"] <= 1.0
+
+
+def _unnormalize(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.tensor(STD).view(1, 3, 1, 1) + torch.tensor(MEAN).view(1, 3, 1, 1)
+
+
+def test_contrast_and_offset_are_one_change_per_image_shared_by_its_channels() -> None:
+    images = _faces(16)
+    intensity = replace(STILL, contrast=0.2, offset=0.05)
+    out = _unnormalize(BatchAugment(16, intensity, MEAN, STD)(images))
+    x = images.float() / 255
+    x_mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    shift = out.mean(dim=(1, 2, 3), keepdim=True) - x_mean
+    centred = x - x_mean
+    factor = (centred * (out - x_mean - shift)).sum(dim=(1, 2, 3), keepdim=True) / (centred**2).sum(
+        dim=(1, 2, 3), keepdim=True
+    )
+    torch.testing.assert_close(out, factor * centred + x_mean + shift, atol=1e-5, rtol=0)
+    assert ((factor - 1).abs() <= 0.2 + 1e-6).all() and (shift.abs() <= 0.05 + 1e-6).all()
+    assert factor.unique().numel() == 16, "each image draws its own contrast"
+
+
+def test_blur_is_torchvision_gaussian_blur() -> None:
+    from torchvision.transforms import v2
+
+    images = _faces()
+    blur = replace(STILL, blur_p=1.0, blur_sigma=(0.8, 0.8))
+    out = _unnormalize(BatchAugment(16, blur, MEAN, STD)(images))
+    expected = v2.GaussianBlur(5, sigma=0.8)(images.float() / 255)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from tests.conftest import make_toy_dataset, write_image
 from thermal_icas.data.imageio import load_rgb
@@ -219,3 +220,20 @@ def test_class_weights_favour_the_minority(tmp_path: Path) -> None:
     data.setup()
     icas, control = data.class_weights()
     assert icas > 1.0 > control
+
+
+def test_raw_training_batches_for_the_device_are_slices_of_the_training_split(
+    tmp_path: Path,
+) -> None:
+    data = _thermal_data(tmp_path, augment_on="device")
+    data.setup()
+    assert data.images is not None and data.labels is not None
+    train = set(data.indices("train"))
+    seen: list[int] = []
+    for batch in data.loader("train", batch_size=4, train=True):
+        assert batch.keys() == {"raw", "label", "index"}
+        assert batch["raw"].dtype == torch.uint8 and batch["raw"].shape[0] == 4
+        assert torch.equal(batch["raw"], data.images[batch["index"]])
+        assert torch.equal(batch["label"], data.labels[batch["index"]])
+        seen.extend(batch["index"].tolist())
+    assert set(seen) <= train and len(seen) == len(set(seen)) == len(train) // 4 * 4

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from thermal_icas.lit.metrics import finalize, screening_metrics, youden_threshold
+from thermal_icas.lit.metrics import (
+    EpochMeans,
+    finalize,
+    screening_metrics,
+    youden_threshold,
+)
 
 
 def test_youden_threshold_separates_separable_scores() -> None:
@@ -32,3 +37,18 @@ def test_metrics_report_the_minority_class() -> None:
     assert float(values["test/specificity"]) == 1.0
     assert float(values["test/balanced_acc"]) == pytest.approx(0.5)
     assert float(values["test/f1"]) == 0.0
+
+
+def test_epoch_means_weight_each_step_by_its_samples_and_sum_over_processes() -> None:
+    means = EpochMeans()
+    means.update({"loss": torch.tensor(1.0), "acc": torch.tensor(0.5)}, batch_size=3)
+    means.update({"loss": torch.tensor(3.0), "acc": torch.tensor(1.0)}, batch_size=1)
+    values = means.compute()
+    assert values["loss"].item() == pytest.approx(1.5)
+    assert values["acc"].item() == pytest.approx(0.625)
+    # another process that saw 4 samples of loss 0.5: a global mean over 8 samples
+    other = torch.tensor([0.5 * 4, 0.5 * 4, 4.0])
+    values = means.compute(lambda totals: totals + other)
+    assert values["loss"].item() == pytest.approx((6.0 + 2.0) / 8)
+    means.reset()
+    assert means.compute() == {}

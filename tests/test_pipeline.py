@@ -80,8 +80,9 @@ def test_learns_a_separable_toy_set(compose_cfg: ComposeFn, tmp_path: Path) -> N
     assert metrics["test/balanced_acc"] >= 0.8
 
 
+@pytest.mark.parametrize("augment_on", ["cpu", "device"])
 def test_stage1_sees_only_training_patients(
-    compose_cfg: ComposeFn, monkeypatch: pytest.MonkeyPatch
+    compose_cfg: ComposeFn, monkeypatch: pytest.MonkeyPatch, augment_on: str
 ) -> None:
     seen: list[int] = []
     original = ContrastiveModule.training_step
@@ -91,7 +92,7 @@ def test_stage1_sees_only_training_patients(
         return original(self, batch, batch_idx)
 
     monkeypatch.setattr(ContrastiveModule, "training_step", spy)
-    cfg = compose_cfg([*SMOKE, "training.finetune.epochs=1"])
+    cfg = compose_cfg([*SMOKE, "training.finetune.epochs=1", f"data.augment_on={augment_on}"])
     run(cfg)
 
     import csv

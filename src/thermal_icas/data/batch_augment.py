@@ -5,6 +5,12 @@ ResNet on small images; here the loader only ships cached uint8 images and the s
 transformations as `transforms.train_transform` run batched where the model runs: a random
 resized crop, flip and rotation composed into one affine resampling per image, then a shared
 contrast/offset, Gaussian blur and noise, each drawn independently per image.
+
+Such a step is bound by the host's time to launch kernels, not by the GPU's arithmetic, so
+the work is arranged for few launches: the per-image parameters (a few dozen numbers each)
+are computed on the host and copied in one transfer, and contrast, offset and normalisation
+fold into one multiply-add after the blur (blurring with a kernel that sums to 1 commutes
+with a per-image affine change of intensity). About a dozen kernels run per batch.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -20,10 +27,16 @@ from thermal_icas.data.asymmetry import SplitHalves
 from thermal_icas.data.transforms import AugmentConfig
 
 BLUR_KERNEL = 5
+# uniform draws per image: flip, crop area, aspect, centre x, centre y, angle, contrast,
+# offset, blur sigma, blur or not
+DRAWS = 10
 
 
 class BatchAugment(nn.Module):
-    """uint8 (B, 3, S, S) -> normalised float (B, C, S, W): C=3, W=S, or C=6, W=S/2 (halves)."""
+    """uint8 (B, 3, S, S) -> normalised float (B, C, S, W): C=3, W=S, or C=6, W=S/2 (halves).
+
+    On a CUDA device the output is channels-last, the layout the model runs in there.
+    """
 
     def __init__(
         self,
@@ -38,92 +51,122 @@ class BatchAugment(nn.Module):
         self.augment = augment
         self.halves = halves
         repeat = 2 if halves is not None else 1
-        self.register_buffer(
-            "mean", torch.tensor(list(mean) * repeat).view(1, -1, 1, 1), persistent=False
-        )
-        self.register_buffer(
-            "std", torch.tensor(list(std) * repeat).view(1, -1, 1, 1), persistent=False
-        )
+        self.mean = np.array(list(mean) * repeat)
+        self.inv_std = 1.0 / np.array(list(std) * repeat)
+        noise_scale = torch.tensor(augment.noise_std * self.inv_std, dtype=torch.float32)
+        self.register_buffer("noise_scale", noise_scale.view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("base_grid", _base_grid(*self.size), persistent=False)
 
     def forward(self, images: Tensor) -> Tensor:
-        x = images.float() / 255.0
-        flip = torch.rand(x.shape[0], device=x.device) < self.augment.hflip_p
+        batch, device = images.shape[0], images.device
+        params = self._draw(batch, images.shape[-2:])
+        if device.type == "cuda":
+            params = params.pin_memory()
+        theta, gain, bias, mean_gain, kernel, flip = _unpack(
+            params.to(device, non_blocking=True), batch, len(self.mean)
+        )
+        x = images.float()
         if self.halves is not None:
             # the whole face is flipped before the split; the halves then move together
-            x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-            x = self.halves(x)
-            flip = torch.zeros_like(flip)
-        x = self._crop_flip_rotate(x, flip)
-        x = self._intensity(x)
-        x = self._blur(x)
-        x = x + torch.randn_like(x) * self.augment.noise_std
-        return (x - self.mean) / self.std
+            x = self.halves(torch.where(flip.view(-1, 1, 1, 1) > 0, x.flip(-1), x))
+        grid = torch.matmul(self.base_grid, theta.transpose(1, 2))
+        x = F.grid_sample(x, grid.view(batch, *self.size, 2), mode="bilinear", align_corners=False)
+        bias = torch.addcmul(bias, mean_gain, x.mean(dim=(1, 2, 3), keepdim=True))
+        x = self._blur(x, kernel)
+        layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+        out = torch.empty_like(x, memory_format=layout)
+        torch.addcmul(bias, x, gain, out=out)
+        if self.augment.noise_std > 0:
+            out.addcmul_(torch.randn_like(out), self.noise_scale)
+        return out
 
-    def _crop_flip_rotate(self, x: Tensor, flip: Tensor) -> Tensor:
-        """One bilinear resampling per image; outside the image is 0, as in torchvision."""
-        batch, device = x.shape[0], x.device
-        in_h, in_w = x.shape[-2:]
+    def _draw(self, batch: int, in_size: torch.Size) -> Tensor:
+        """The per-image parameters, packed into one float32 tensor for a single copy.
+
+        Drawn from torch's CPU generator, so seeding and resuming cover them; the arithmetic
+        on these few numbers is numpy's, which costs the host less than torch's dispatch.
+        """
+        a = self.augment
+        u = torch.rand(batch, DRAWS, dtype=torch.float64).numpy()
+        in_h, in_w = in_size
         out_h, out_w = self.size
-        low, high = self.augment.crop_scale
-        area = (low + (high - low) * torch.rand(batch, device=device)) * in_h * in_w
+        flip = u[:, 0] < a.hflip_p
+        area = (a.crop_scale[0] + (a.crop_scale[1] - a.crop_scale[0]) * u[:, 1]) * in_h * in_w
         aspect = out_w / out_h
-        log_ratio = torch.empty(batch, device=device).uniform_(
-            math.log(0.9 * aspect), math.log(1.1 * aspect)
-        )
-        ratio = log_ratio.exp()
-        crop_w = (area * ratio).sqrt() / in_w  # share of the input width
-        crop_h = (area / ratio).sqrt() / in_h
+        low, high = math.log(0.9 * aspect), math.log(1.1 * aspect)
+        ratio = np.exp(low + (high - low) * u[:, 2])
+        crop_w = np.sqrt(area * ratio) / in_w  # share of the input width
+        crop_h = np.sqrt(area / ratio) / in_h
         # a crop that does not fit becomes the whole image, as torchvision's fallback does
         fits = (crop_w <= 1) & (crop_h <= 1)
-        crop_w = torch.where(fits, crop_w, torch.ones_like(crop_w))
-        crop_h = torch.where(fits, crop_h, torch.ones_like(crop_h))
-        centre_x = (1 - crop_w) * (2 * torch.rand(batch, device=device) - 1)
-        centre_y = (1 - crop_h) * (2 * torch.rand(batch, device=device) - 1)
-        angle = torch.deg2rad(
-            (2 * torch.rand(batch, device=device) - 1) * self.augment.rotation_degrees
-        )
-        cos, sin = angle.cos(), angle.sin()
-        sign = 1.0 - 2.0 * flip.float()
-        theta = torch.stack(
+        crop_w = np.where(fits, crop_w, 1.0)
+        crop_h = np.where(fits, crop_h, 1.0)
+        centre_x = (1 - crop_w) * (2 * u[:, 3] - 1)
+        centre_y = (1 - crop_h) * (2 * u[:, 4] - 1)
+        angle = np.deg2rad((2 * u[:, 5] - 1) * a.rotation_degrees)
+        cos, sin = np.cos(angle), np.sin(angle)
+        # with halves the flip happened before the split, on the device
+        sign = np.where(flip & (self.halves is None), -1.0, 1.0)
+        theta = np.stack(
             [
-                torch.stack(
-                    [sign * crop_w * cos, sign * crop_w * sin * out_h / out_w, centre_x], 1
-                ),
-                torch.stack([-crop_h * sin * out_w / out_h, crop_h * cos, centre_y], 1),
+                sign * crop_w * cos,
+                sign * crop_w * sin * out_h / out_w,
+                centre_x,
+                -crop_h * sin * out_w / out_h,
+                crop_h * cos,
+                centre_y,
             ],
-            dim=1,
+            axis=1,
         )
-        grid = F.affine_grid(theta, [batch, x.shape[1], out_h, out_w], align_corners=False)
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        # contrast about the image mean, offset and normalisation as out = gain * x + bias,
+        # with bias = const + mean_gain * mean(x), on x in uint8 units
+        factor = 1 + (2 * u[:, 6] - 1) * a.contrast
+        shift = (2 * u[:, 7] - 1) * a.offset
+        gain = factor[:, None] / 255 * self.inv_std
+        mean_gain = (1 - factor[:, None]) / 255 * self.inv_std
+        const = (shift[:, None] - self.mean) * self.inv_std
+        sigma = a.blur_sigma[0] + (a.blur_sigma[1] - a.blur_sigma[0]) * u[:, 8:9]
+        offsets = np.arange(BLUR_KERNEL) - BLUR_KERNEL // 2
+        gaussian = np.exp(-(offsets**2) / (2 * sigma**2))
+        gaussian /= gaussian.sum(1, keepdims=True)
+        # unblurred images get the identity kernel
+        kernel = np.where(u[:, 9:10] < a.blur_p, gaussian, (offsets == 0).astype(float))
+        kernel_2d = (kernel[:, :, None] * kernel[:, None, :]).reshape(batch, -1)
+        packed = np.concatenate(
+            [theta, gain, const, mean_gain, kernel_2d, flip[:, None]], axis=1, dtype=np.float32
+        )
+        return torch.from_numpy(packed)
 
-    def _intensity(self, x: Tensor) -> Tensor:
-        shape = (x.shape[0], 1, 1, 1)
-        factor = 1.0 + (2 * torch.rand(shape, device=x.device) - 1) * self.augment.contrast
-        shift = (2 * torch.rand(shape, device=x.device) - 1) * self.augment.offset
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        return (x - mean) * factor + mean + shift
-
-    def _blur(self, x: Tensor) -> Tensor:
-        """Separable Gaussian blur with a per-image sigma; unblurred images get the identity."""
+    @staticmethod
+    def _blur(x: Tensor, kernel: Tensor) -> Tensor:
+        """Gaussian blur with each image's own kernel, as one grouped 2-D convolution."""
         batch, channels, height, width = x.shape
-        low, high = self.augment.blur_sigma
-        sigma = low + (high - low) * torch.rand(batch, 1, device=x.device)
-        offsets = torch.arange(BLUR_KERNEL, device=x.device) - BLUR_KERNEL // 2
-        kernel = torch.exp(-(offsets.float() ** 2) / (2 * sigma**2))
-        kernel = kernel / kernel.sum(1, keepdim=True)
-        identity = (offsets == 0).float().expand_as(kernel)
-        blurred = torch.rand(batch, 1, device=x.device) < self.augment.blur_p
-        kernel = torch.where(blurred, kernel, identity).repeat_interleave(channels, 0)
+        weight = kernel.repeat_interleave(channels, 0).view(-1, 1, BLUR_KERNEL, BLUR_KERNEL)
         pad = BLUR_KERNEL // 2
-        y = x.reshape(1, batch * channels, height, width)
-        y = F.conv2d(
-            F.pad(y, (pad, pad, 0, 0), mode="reflect"),
-            kernel.view(-1, 1, 1, BLUR_KERNEL),
-            groups=batch * channels,
-        )
-        y = F.conv2d(
-            F.pad(y, (0, 0, pad, pad), mode="reflect"),
-            kernel.view(-1, 1, BLUR_KERNEL, 1),
-            groups=batch * channels,
-        )
-        return y.view(batch, channels, height, width)
+        y = F.pad(x.view(1, batch * channels, height, width), (pad,) * 4, mode="reflect")
+        return F.conv2d(y, weight, groups=batch * channels).view(batch, channels, height, width)
+
+
+def _unpack(params: Tensor, batch: int, channels: int) -> tuple[Tensor, ...]:
+    """Views of the packed parameters: theta (B,2,3), gain, bias, mean_gain (B,C,1,1),
+    blur kernel (B, k*k), flip (B,)."""
+    sizes = [6, channels, channels, channels, BLUR_KERNEL**2, 1]
+    theta, gain, bias, mean_gain, kernel, flip = params.split(sizes, dim=1)
+    per_channel = (batch, channels, 1, 1)
+    return (
+        theta.view(batch, 2, 3),
+        gain.reshape(per_channel),
+        bias.reshape(per_channel),
+        mean_gain.reshape(per_channel),
+        kernel,
+        flip.reshape(batch),
+    )
+
+
+def _base_grid(height: int, width: int) -> Tensor:
+    """(H*W, 3) rows (x, y, 1) of pixel centres in [-1, 1]: `affine_grid`'s base grid, built
+    once so each batch's sampling grid is a single matrix product."""
+    xs = (2 * torch.arange(width) + 1) / width - 1
+    ys = (2 * torch.arange(height) + 1) / height - 1
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([grid_x, grid_y, torch.ones_like(grid_x)], dim=-1).view(-1, 3).float()

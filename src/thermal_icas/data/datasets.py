@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
@@ -16,10 +17,9 @@ class CachedImageDataset(Dataset):
 
     `views=2` yields two independent augmentations of one image for contrastive learning.
     The dataset index of each image travels with the batch so callers can check which images
-    a stage actually received. Without a transform the cached uint8 image is served as `raw`,
-    for augmentation on the training device. With `faces`, evaluation samples also carry the
-    face region at the model's input geometry (averaged over the two halves in asymmetry
-    mode), which focus metrics score explanation maps against.
+    a stage actually received. With `faces`, evaluation samples also carry the face region at
+    the model's input geometry (averaged over the two halves in asymmetry mode), which focus
+    metrics score explanation maps against.
     """
 
     def __init__(
@@ -27,7 +27,7 @@ class CachedImageDataset(Dataset):
         images: Tensor,
         labels: Tensor,
         indices: Sequence[int],
-        transform: nn.Module | None,
+        transform: nn.Module,
         views: int = 1,
         faces: Tensor | None = None,
         halves: SplitHalves | None = None,
@@ -49,9 +49,7 @@ class CachedImageDataset(Dataset):
         index = self.indices[item]
         image = self.images[index]
         sample: dict[str, Any] = {"label": self.labels[index], "index": index}
-        if self.transform is None:
-            sample["raw"] = image
-        elif self.views == 1:
+        if self.views == 1:
             sample["image"] = self.transform(image)
         else:
             sample["views"] = [self.transform(image) for _ in range(self.views)]
@@ -64,3 +62,32 @@ class CachedImageDataset(Dataset):
         if self.halves is None:
             return face
         return self.halves(face).mean(0, keepdim=True)
+
+
+class RawImageBatches(Dataset):
+    """Cached uint8 images for augmentation on the training device, fetched a batch at a time.
+
+    The loader calls `__getitems__` with a batch's indices: one slice of the cache, where a
+    sample per image and their collation would cost host time that a GPU step, bound by
+    kernel launches, waits for. Pair it with `collate_fn=keep_batch`.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, indices: Sequence[int]) -> None:
+        self.images = images
+        self.labels = labels
+        self.indices = torch.as_tensor(list(indices), dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int) -> dict[str, Tensor]:
+        index = self.indices[item]
+        return {"raw": self.images[index], "label": self.labels[index], "index": index}
+
+    def __getitems__(self, items: list[int]) -> dict[str, Tensor]:
+        return self[torch.as_tensor(items)]
+
+
+def keep_batch(batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The collate function of a dataset that already returns whole batches."""
+    return batch

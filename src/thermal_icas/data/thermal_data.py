@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 
 from thermal_icas.data.asymmetry import SplitHalves
 from thermal_icas.data.batch_augment import BatchAugment
-from thermal_icas.data.datasets import CachedImageDataset
+from thermal_icas.data.datasets import CachedImageDataset, RawImageBatches, keep_batch
 from thermal_icas.data.preprocess import face_locator, preprocess_all
 from thermal_icas.data.records import (
     ClassInfo,
@@ -208,12 +208,16 @@ class ThermalData:
         assert self.classes is not None
         write_splits(path, self.rows, self.classes)
 
-    def dataset(self, split: str, *, train: bool, views: int = 1) -> CachedImageDataset:
+    def dataset(
+        self, split: str, *, train: bool, views: int = 1
+    ) -> CachedImageDataset | RawImageBatches:
+        """Training images to augment on the device come raw, a batch at a time (the modules'
+        `batch_augment` makes their views there); all others as transformed samples."""
         if self.images is None or self.labels is None:
             raise RuntimeError("call setup() before asking for datasets")
         if train and self.augment_on_device:
-            transform = None
-        elif train:
+            return RawImageBatches(self.images, self.labels, self.indices(split))
+        if train:
             transform = train_transform(
                 self.image_size, self.augment, self.mean, self.std, self.halves
             )
@@ -239,6 +243,7 @@ class ThermalData:
             drop_last=train and len(dataset) > batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            collate_fn=keep_batch if isinstance(dataset, RawImageBatches) else None,
             # page-locked batches copy to the GPU asynchronously
             pin_memory=torch.cuda.is_available(),
         )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import lightning as L
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from thermal_icas.explain import FocusMetrics, explain_batch
+from thermal_icas.lit.base import TrainingMeansModule
 from thermal_icas.lit.metrics import confusion_matrix, finalize, screening_metrics
 from thermal_icas.models.heads import ThermalClassifier
 from thermal_icas.settings import ConfigError
@@ -18,7 +18,7 @@ from thermal_icas.settings import ConfigError
 FINETUNE_MODES = ("full", "linear")
 
 
-class ClassifierModule(L.LightningModule):
+class ClassifierModule(TrainingMeansModule):
     """Class-weighted cross-entropy on the classifier; metrics on the positive-class probability.
 
     `mode="linear"` freezes the encoder and keeps it in eval mode for good, so its BatchNorm
@@ -87,14 +87,7 @@ class ClassifierModule(L.LightningModule):
         logits = self(batch["image"])
         loss = self.criterion(logits, batch["label"])
         accuracy = (logits.argmax(-1) == batch["label"]).float().mean()
-        self.log_dict(
-            {"train/loss": loss, "train/acc": accuracy},
-            on_epoch=True,
-            on_step=False,
-            prog_bar=True,
-            batch_size=batch["label"].shape[0],
-            sync_dist=True,
-        )
+        self.train_means.update({"train/loss": loss, "train/acc": accuracy}, len(logits))
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import lightning as L
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from thermal_icas.lit.base import TrainingMeansModule
 from thermal_icas.lit.metrics import screening_metrics
 from thermal_icas.models.encoder import ThermalEncoder
 from thermal_icas.models.heads import ProjectionHead
 
 
-class ContrastiveModule(L.LightningModule):
+class ContrastiveModule(TrainingMeansModule):
     """Trains encoder + projection on two views per training image.
 
     The probe learns on detached features, so it measures what the encoder has learned
@@ -48,10 +48,10 @@ class ContrastiveModule(L.LightningModule):
         self.probe_metrics = screening_metrics().clone(prefix="contrastive/probe_")
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Two views per image, augmented on the device, for batches shipped as raw uint8."""
+        """Two views per image, augmented on the device in one pass, for raw uint8 batches."""
         if isinstance(batch, dict) and "raw" in batch and self.batch_augment is not None:
             raw = batch.pop("raw")
-            batch["views"] = [self.batch_augment(raw), self.batch_augment(raw)]
+            batch["views"] = [*self.batch_augment(torch.cat([raw, raw])).chunk(2)]
         return batch
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
@@ -63,13 +63,9 @@ class ContrastiveModule(L.LightningModule):
         contrastive = self.loss(z1, z2, labels if self.loss.needs_labels else None)
         probe_logits = self.probe(features.detach())
         probe_loss = nn.functional.cross_entropy(probe_logits, torch.cat([labels, labels]))
-        self.log_dict(
+        self.train_means.update(
             {"contrastive/loss": contrastive, "contrastive/probe_train_loss": probe_loss},
-            on_epoch=True,
-            on_step=False,
-            prog_bar=True,
-            batch_size=labels.shape[0],
-            sync_dist=True,
+            len(labels),
         )
         return contrastive + probe_loss
 
