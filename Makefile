@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test lint format clean
+.PHONY: install train test benchmark lint format clean
 
 install: $(STAMP)
 
@@ -19,6 +19,10 @@ train: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# training throughput, pipeline against model alone: make benchmark ARGS="trainer=gpu"
+benchmark: install
+	$(BIN)/python scripts/benchmark.py $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     parser.add_argument("--rounds", type=int, default=3, help="paired measurements")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, key=value")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
 
     with tempfile.TemporaryDirectory() as out:
         cfg = compose_config([*DEFAULTS, *args.overrides], out)

@@ -24,12 +24,16 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
+def drop_checkpoints(folder: Path) -> None:
+    """Checkpoints go once their test has run, so a full run does not pile up gigabytes."""
+    for checkpoint in [*folder.rglob("*.ckpt"), *folder.rglob("encoder.pt")]:
+        checkpoint.unlink()
+
+
 @pytest.fixture(autouse=True)
 def _drop_checkpoints(tmp_path: Path) -> Iterator[None]:
-    """A test's checkpoints go once it has run, so a full run does not pile up gigabytes."""
     yield
-    for checkpoint in [*tmp_path.rglob("*.ckpt"), *tmp_path.rglob("encoder.pt")]:
-        checkpoint.unlink()
+    drop_checkpoints(tmp_path)
 
 
 @pytest.fixture

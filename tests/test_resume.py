@@ -6,9 +6,12 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import drop_checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_CHECKPOINT = {
@@ -31,7 +34,9 @@ def _command(cache: Path, *overrides: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, float]]:
+def uninterrupted(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, dict[str, float]]]:
     root = tmp_path_factory.mktemp("resume")
     out = root / "uninterrupted"
     result = subprocess.run(
@@ -41,7 +46,8 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
         timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return root, json.loads((out / "metrics.json").read_text())
+    yield root, json.loads((out / "metrics.json").read_text())
+    drop_checkpoints(root)
 
 
 @pytest.mark.parametrize("stage", ["stage1", "stage2"])
