@@ -141,7 +141,7 @@ class BatchAugment(nn.Module):
     def _blur(x: Tensor, kernel: Tensor) -> Tensor:
         """Gaussian blur with each image's own kernel, as one grouped 2-D convolution."""
         batch, channels, height, width = x.shape
-        weight = kernel.repeat_interleave(channels, 0).view(-1, 1, BLUR_KERNEL, BLUR_KERNEL)
+        weight = kernel[:, None].expand(-1, channels, -1).reshape(-1, 1, BLUR_KERNEL, BLUR_KERNEL)
         pad = BLUR_KERNEL // 2
         y = F.pad(x.view(1, batch * channels, height, width), (pad,) * 4, mode="reflect")
         return F.conv2d(y, weight, groups=batch * channels).view(batch, channels, height, width)
