@@ -18,6 +18,7 @@ from thermal_icas.data.records import DatasetError
 from thermal_icas.data.splits import fold_patients
 from thermal_icas.pipeline import run
 from thermal_icas.reporting.summary import summarize_multirun
+from thermal_icas.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}
@@ -137,5 +138,5 @@ def test_python_api_runs_the_configured_pipeline(tmp_path: Path, cache_dir: Path
     assert 0.0 <= results["test/auroc"] <= 1.0
     assert (out / "metrics.json").is_file() and (out / ".hydra" / "config.yaml").is_file()
     assert not (out / "checkpoints" / "encoder.pt").exists(), "stage 1 was skipped"
-    with pytest.raises(FileExistsError, match="finished run"):
+    with pytest.raises(ConfigError, match="finished run"):
         clf.run_full_training()

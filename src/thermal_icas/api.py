@@ -9,7 +9,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from thermal_icas.config import compose_config
 from thermal_icas.models.heads import ThermalClassifier
-from thermal_icas.reporting.results import METRICS_FILE
 
 
 class ContrastiveThermalClassifier:
@@ -49,12 +48,11 @@ class ContrastiveThermalClassifier:
     ) -> tuple[ThermalClassifier, dict[str, float]]:
         """Stage 1 (unless skipped), stage 2, test; the classifier and the test metrics."""
         from thermal_icas.pipeline import train_and_test
+        from thermal_icas.resume import refuse_finished
 
-        if self.output_dir is not None and (self.output_dir / METRICS_FILE).exists():
-            raise FileExistsError(
-                f"'{self.output_dir}' holds a finished run; pass a new output_dir "
-                "(or None for a fresh timestamped folder)"
-            )
+        if self.output_dir is not None:
+            # before the config is saved into it, as train.py checks before Hydra writes
+            refuse_finished(self.output_dir)
         cfg = self.config(skip_contrastive)
         # where train.py's Hydra keeps it, so the run folder reads the same either way
         saved = Path(cfg.paths.output_dir) / ".hydra" / "config.yaml"
