@@ -62,7 +62,7 @@ class BatchAugment(nn.Module):
         params = self._draw(batch, images.shape[-2:])
         if device.type == "cuda":
             params = params.pin_memory()
-        theta, gain, bias, mean_gain, kernel, flip = _unpack(
+        theta, gain, const, mean_gain, kernel, flip = _unpack(
             params.to(device, non_blocking=True), batch, len(self.mean)
         )
         x = images.float()
@@ -71,7 +71,7 @@ class BatchAugment(nn.Module):
             x = self.halves(torch.where(flip.view(-1, 1, 1, 1) > 0, x.flip(-1), x))
         grid = torch.matmul(self.base_grid, theta.transpose(1, 2))
         x = F.grid_sample(x, grid.view(batch, *self.size, 2), mode="bilinear", align_corners=False)
-        bias = torch.addcmul(bias, mean_gain, x.mean(dim=(1, 2, 3), keepdim=True))
+        bias = torch.addcmul(const, mean_gain, x.mean(dim=(1, 2, 3), keepdim=True))
         x = self._blur(x, kernel)
         layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format
         out = torch.empty_like(x, memory_format=layout)
@@ -148,15 +148,15 @@ class BatchAugment(nn.Module):
 
 
 def _unpack(params: Tensor, batch: int, channels: int) -> tuple[Tensor, ...]:
-    """Views of the packed parameters: theta (B,2,3), gain, bias, mean_gain (B,C,1,1),
+    """Views of the packed parameters: theta (B,2,3), gain, const, mean_gain (B,C,1,1),
     blur kernel (B, k*k), flip (B,)."""
     sizes = [6, channels, channels, channels, BLUR_KERNEL**2, 1]
-    theta, gain, bias, mean_gain, kernel, flip = params.split(sizes, dim=1)
+    theta, gain, const, mean_gain, kernel, flip = params.split(sizes, dim=1)
     per_channel = (batch, channels, 1, 1)
     return (
         theta.view(batch, 2, 3),
         gain.reshape(per_channel),
-        bias.reshape(per_channel),
+        const.reshape(per_channel),
         mean_gain.reshape(per_channel),
         kernel,
         flip.reshape(batch),
