@@ -100,6 +100,7 @@ def model_rate(cfg: DictConfig, data: ThermalData, steps: int, warmup: int) -> f
     module = module.to(device, memory_format=fmt).train()
     optimizer = module.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
+    criterion = module.criterion
     channels = cfg.asymmetry.in_channels
     width = data.image_size // 2 if data.halves else data.image_size
     images = torch.randn(batch, channels, data.image_size, width, device=device)
@@ -111,7 +112,7 @@ def model_rate(cfg: DictConfig, data: ThermalData, steps: int, warmup: int) -> f
             _sync(device)
             start = time.perf_counter()
         with _autocast(device, str(cfg.trainer.precision)):
-            loss = module.criterion.to(device)(module(images), labels)
+            loss = criterion(module(images), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
