@@ -156,8 +156,7 @@ def predict(
     """Writes `predictions.csv` (and `skipped.csv`, `explain/` overlays) into output_dir."""
     paths = find_images(source)
     processed = preprocess_like_run(run, paths)
-    halves = run.halves
-    transform = eval_transform(run.cfg.data.mean, run.cfg.data.std, halves)
+    transform = eval_transform(run.cfg.data.mean, run.cfg.data.std, run.halves)
     device = next(run.classifier.parameters()).device
     probs: list[float] = []
     for start in range(0, len(processed.kept), batch_size):
@@ -166,12 +165,14 @@ def predict(
         if explain:
             # the explaining pass runs the model too: its logits are the predictions
             maps = explain_batch(run.classifier, batch).cpu()
-            _write_overlays(run, processed, maps, halves, start, paths, output_dir / "explain")
             logits = maps.logits
         else:
             with torch.inference_mode():
                 logits = run.classifier(batch)
-        probs += logits.float().softmax(-1)[:, run.classes.positive_index].tolist()
+        positive = logits.float().softmax(-1)[:, run.classes.positive_index].tolist()
+        if explain:
+            _write_overlays(run, processed, maps, positive, start, paths, output_dir / "explain")
+        probs += positive
 
     output_dir.mkdir(parents=True, exist_ok=True)
     pattern = re.compile(run.cfg.data.patient_regex)
@@ -200,15 +201,16 @@ def _write_overlays(
     run: TrainedRun,
     processed: PreprocessedImages,
     maps: ExplanationMaps,
-    halves: SplitHalves | None,
+    probs: list[float],
     start: int,
     paths: list[Path],
     out_dir: Path,
 ) -> None:
+    """One overlay per image of a batch; `probs` are its positive-class probabilities."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for k in range(maps.logits.shape[0]):
+    halves = run.halves
+    for k, prob in enumerate(probs):
         path = paths[processed.kept[start + k]]
-        prob = float(maps.probs[k, run.classes.positive_index])
         caption = f"{path.name}: p({run.classes.positive})={prob:.2f}"
         sheet = explanation_rows(
             processed.images[start + k : start + k + 1],
