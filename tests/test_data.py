@@ -222,18 +222,24 @@ def test_class_weights_favour_the_minority(tmp_path: Path) -> None:
     assert icas > 1.0 > control
 
 
-def test_raw_training_batches_for_the_device_are_slices_of_the_training_split(
+def test_training_batches_made_on_the_device_are_slices_of_the_training_split(
     tmp_path: Path,
 ) -> None:
     data = _thermal_data(tmp_path, augment_on="device")
     data.setup()
     assert data.images is not None and data.labels is not None
+    device_batches = data.device_batches()
+    assert device_batches is not None and data.device_batches() is device_batches
+    device_batches.augment = torch.nn.Identity()  # the gather alone
     train = set(data.indices("train"))
     seen: list[int] = []
     for batch in data.loader("train", batch_size=4, train=True):
-        assert batch.keys() == {"raw", "label", "index"}
-        assert batch["raw"].dtype == torch.uint8 and batch["raw"].shape[0] == 4
-        assert torch.equal(batch["raw"], data.images[batch["index"]])
-        assert torch.equal(batch["label"], data.labels[batch["index"]])
+        assert batch.keys() == {"index"}, "the loader ships indices only"
+        (image,), label = device_batches(batch["index"])
+        assert torch.equal(image, data.images[batch["index"]])
+        assert torch.equal(label, data.labels[batch["index"]])
+        views, _ = device_batches(batch["index"], views=2)
+        assert len(views) == 2 and all(torch.equal(view, image) for view in views)
         seen.extend(batch["index"].tolist())
     assert set(seen) <= train and len(seen) == len(set(seen)) == len(train) // 4 * 4
+    assert device_batches.state_dict() == {}, "checkpoints must not hold the image cache"

@@ -165,7 +165,7 @@ def pretrain(
         num_classes=len(data.classes.names),
         positive_index=data.classes.positive_index,
         probe_lr=stage.probe_lr,
-        batch_augment=data.batch_augment(),
+        device_batches=data.device_batches(),
     )
     trainer = _trainer(cfg, stage.epochs, "contrastive", loggers)
     trainer.fit(
@@ -196,7 +196,7 @@ def classifier_module(
         mode=stage.mode,
         backbone_lr_scale=stage.backbone_lr_scale,
         focus_metrics=cfg.explain.focus_metrics,
-        batch_augment=data.batch_augment(),
+        device_batches=data.device_batches(),
     )
 
 

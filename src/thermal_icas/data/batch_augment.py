@@ -1,8 +1,8 @@
 """The training augmentation applied to a whole batch on its device, for GPU training.
 
 Per-image augmentation in loader processes cannot keep up with a GPU that trains a small
-ResNet on small images; here the loader only ships cached uint8 images and the same random
-transformations as `transforms.train_transform` run batched where the model runs: a random
+ResNet on small images; here the cached uint8 images are already on the device
+(`device_batches.DeviceBatches`) and the same random transformations as `transforms.train_transform` run batched where the model runs: a random
 resized crop, flip and rotation composed into one affine resampling per image, then a shared
 contrast/offset, Gaussian blur and noise, each drawn independently per image.
 

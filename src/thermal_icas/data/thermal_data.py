@@ -14,7 +14,8 @@ from torch.utils.data import DataLoader
 
 from thermal_icas.data.asymmetry import SplitHalves
 from thermal_icas.data.batch_augment import BatchAugment
-from thermal_icas.data.datasets import CachedImageDataset, RawImageBatches, keep_batch
+from thermal_icas.data.datasets import CachedImageDataset, IndexBatches, keep_batch
+from thermal_icas.data.device_batches import DeviceBatches
 from thermal_icas.data.preprocess import face_locator, preprocess_all
 from thermal_icas.data.records import (
     ClassInfo,
@@ -97,6 +98,7 @@ class ThermalData:
         self.labels: torch.Tensor | None = None
         self.mask_coverage: torch.Tensor | None = None
         self.mask_fallback: torch.Tensor | None = None
+        self._device_batches: DeviceBatches | None = None
 
     def setup(self) -> None:
         """Scan, split and preprocess; idempotent so every stage can call it."""
@@ -210,13 +212,13 @@ class ThermalData:
 
     def dataset(
         self, split: str, *, train: bool, views: int = 1
-    ) -> CachedImageDataset | RawImageBatches:
-        """Training images to augment on the device come raw, a batch at a time (the modules'
-        `batch_augment` makes their views there); all others as transformed samples."""
+    ) -> CachedImageDataset | IndexBatches:
+        """Training batches to augment on the device come as indices alone (the modules'
+        `device_batches` assemble and augment them there); all others as transformed samples."""
         if self.images is None or self.labels is None:
             raise RuntimeError("call setup() before asking for datasets")
         if train and self.augment_on_device:
-            return RawImageBatches(self.images, self.labels, self.indices(split))
+            return IndexBatches(self.indices(split))
         if train:
             transform = train_transform(
                 self.image_size, self.augment, self.mean, self.std, self.halves
@@ -228,11 +230,17 @@ class ThermalData:
             self.images, self.labels, self.indices(split), transform, views, faces, self.halves
         )
 
-    def batch_augment(self) -> BatchAugment | None:
-        """The training augmentation for the modules to run on the device, if it runs there."""
+    def device_batches(self) -> DeviceBatches | None:
+        """What assembles and augments training batches on the device, if they are made there;
+        one instance per run, so both stages share its copy of the cache on the device."""
         if not self.augment_on_device:
             return None
-        return BatchAugment(self.image_size, self.augment, self.mean, self.std, self.halves)
+        if self._device_batches is None:
+            if self.images is None or self.labels is None:
+                raise RuntimeError("call setup() before asking for device batches")
+            augment = BatchAugment(self.image_size, self.augment, self.mean, self.std, self.halves)
+            self._device_batches = DeviceBatches(self.images, self.labels, augment)
+        return self._device_batches
 
     def loader(self, split: str, *, batch_size: int, train: bool, views: int = 1) -> DataLoader:
         dataset = self.dataset(split, train=train, views=views)
@@ -243,7 +251,7 @@ class ThermalData:
             drop_last=train and len(dataset) > batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
-            collate_fn=keep_batch if isinstance(dataset, RawImageBatches) else None,
+            collate_fn=keep_batch if isinstance(dataset, IndexBatches) else None,
             # page-locked batches copy to the GPU asynchronously
             pin_memory=torch.cuda.is_available(),
         )

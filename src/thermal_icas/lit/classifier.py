@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from thermal_icas.data.device_batches import DeviceBatches
 from thermal_icas.explain import FocusMetrics, explain_batch
 from thermal_icas.lit.base import TrainingMeansModule
 from thermal_icas.lit.metrics import confusion_matrix, finalize, screening_metrics
@@ -37,13 +38,13 @@ class ClassifierModule(TrainingMeansModule):
         mode: str = "full",
         backbone_lr_scale: float = 0.1,
         focus_metrics: bool = True,
-        batch_augment: nn.Module | None = None,
+        device_batches: DeviceBatches | None = None,
     ) -> None:
         super().__init__()
         if mode not in FINETUNE_MODES:
             raise ConfigError(f"training.finetune.mode='{mode}' must be one of {FINETUNE_MODES}")
-        self.save_hyperparameters(ignore=["classifier", "optimizer", "scheduler", "batch_augment"])
-        self.batch_augment = batch_augment
+        self.save_hyperparameters(ignore=["classifier", "optimizer", "scheduler", "device_batches"])
+        self.device_batches = device_batches
         self.model = classifier
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -69,9 +70,9 @@ class ClassifierModule(TrainingMeansModule):
         return self
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Training batches shipped as raw uint8 are augmented here, on the device."""
-        if isinstance(batch, dict) and "raw" in batch and self.batch_augment is not None:
-            batch["image"] = self.batch_augment(batch.pop("raw"))
+        """Training batches shipped as indices are assembled and augmented here, on the device."""
+        if self.device_batches is not None and DeviceBatches.assembles(batch):
+            (batch["image"],), batch["label"] = self.device_batches(batch["index"])
         return batch
 
     def forward(self, x: Tensor) -> Tensor:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from thermal_icas.data.device_batches import DeviceBatches
 from thermal_icas.lit.base import TrainingMeansModule
 from thermal_icas.lit.metrics import screening_metrics
 from thermal_icas.models.encoder import ThermalEncoder
@@ -32,13 +33,13 @@ class ContrastiveModule(TrainingMeansModule):
         num_classes: int = 2,
         positive_index: int = 1,
         probe_lr: float = 1e-3,
-        batch_augment: nn.Module | None = None,
+        device_batches: DeviceBatches | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
-            ignore=["encoder", "loss", "optimizer", "scheduler", "batch_augment"]
+            ignore=["encoder", "loss", "optimizer", "scheduler", "device_batches"]
         )
-        self.batch_augment = batch_augment
+        self.device_batches = device_batches
         self.encoder = encoder
         self.projection = ProjectionHead(encoder.out_dim, projection_dim)
         self.loss = loss
@@ -48,10 +49,10 @@ class ContrastiveModule(TrainingMeansModule):
         self.probe_metrics = screening_metrics().clone(prefix="contrastive/probe_")
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Two views per image, augmented on the device in one pass, for raw uint8 batches."""
-        if isinstance(batch, dict) and "raw" in batch and self.batch_augment is not None:
-            raw = batch.pop("raw")
-            batch["views"] = [*self.batch_augment(torch.cat([raw, raw])).chunk(2)]
+        """Two views per image, assembled and augmented on the device in one pass, for training
+        batches shipped as indices."""
+        if self.device_batches is not None and DeviceBatches.assembles(batch):
+            batch["views"], batch["label"] = self.device_batches(batch["index"], views=2)
         return batch
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
