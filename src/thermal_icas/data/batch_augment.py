@@ -2,9 +2,10 @@
 
 Per-image augmentation in loader processes cannot keep up with a GPU that trains a small
 ResNet on small images; here the cached uint8 images are already on the device
-(`device_batches.DeviceBatches`) and the same random transformations as `transforms.train_transform` run batched where the model runs: a random
-resized crop, flip and rotation composed into one affine resampling per image, then a shared
-contrast/offset, Gaussian blur and noise, each drawn independently per image.
+(`device_batches.DeviceBatches`) and the same random transformations as
+`transforms.train_transform` run batched where the model runs: a random resized crop, flip and
+rotation composed into one affine resampling per image, then a shared contrast/offset,
+Gaussian blur and noise, each drawn independently per image.
 
 Such a step is bound by the host's time to launch kernels, not by the GPU's arithmetic, so
 the work is arranged for few launches: the per-image parameters (a few dozen numbers each)
