@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from thermal_icas.data.imageio import load_rgb
-from thermal_icas.data.records import is_image_file
+from thermal_icas.data.records import is_image_file, list_images
 from thermal_icas.masks.base import FaceMask
 from thermal_icas.masks.content import ContentBasedMask
 from thermal_icas.masks.geometric import AdaptiveMask, EllipseMask, RectangleMask
@@ -55,7 +55,7 @@ def find_levels(root: Path) -> dict[str, list[tuple[Path, Path | None]]]:
     """Level name -> (image, truth or None) pairs; a plain image folder is one level."""
     level_dirs = sorted(d for d in root.iterdir() if (d / "images").is_dir())
     if not level_dirs:
-        images = sorted(p for p in root.rglob("*") if is_image_file(p))
+        images = list_images(root)
         return {root.name: [(p, None) for p in images]}
     levels = {}
     for level in level_dirs:

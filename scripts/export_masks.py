@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from thermal_icas.data.imageio import load_rgb
-from thermal_icas.data.records import DatasetError, is_image_file
+from thermal_icas.data.records import DatasetError, list_images
 from thermal_icas.masks.cache import mask_to_uint8
 from thermal_icas.masks.masking import Masking
 from thermal_icas.reporting.contact_sheet import contact_sheet
@@ -33,7 +33,7 @@ def main(cfg: DictConfig) -> None:
     data_dir, out_dir = Path(cfg.data_dir).expanduser(), Path(cfg.out_dir).expanduser()
     if not data_dir.is_dir():
         raise DatasetError(f"data_dir '{data_dir}' does not exist or is not a folder")
-    paths = sorted(p for p in data_dir.rglob("*") if is_image_file(p))
+    paths = list_images(data_dir)
     if not paths:
         raise DatasetError(f"data_dir '{data_dir}' holds no images")
     masking: Masking = instantiate(cfg.mask)

@@ -62,8 +62,11 @@ def make_toy_dataset(
     images_per_patient: int = 2,
     size: int = 40,
     seed: int = 0,
+    prefix: str = "",
 ) -> Path:
-    """A clearly separable set: ICAS faces are warm, controls cool, on a black background."""
+    """A clearly separable set: ICAS faces are warm, controls cool, on a black background.
+
+    Patient ids are `<prefix><I|N><number>`; another cohort needs another prefix."""
     patients = patients or {"icas": 12, "non_icas": 24}
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[:size, :size]
@@ -75,5 +78,5 @@ def make_toy_dataset(
                 image = np.zeros((size, size, 3), np.uint8)
                 value = np.clip(level + rng.normal(0, 12, (size, size)), 0, 255)
                 image[face] = value[face, None].astype(np.uint8)
-                write_image(root / name / f"{name[0].upper()}{p:03d}_{k}.png", image)
+                write_image(root / name / f"{prefix}{name[0].upper()}{p:03d}_{k}.png", image)
     return root

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -67,6 +68,11 @@ def _regex_matches_nothing(tmp_path: Path) -> tuple[list[str], str]:
     return [f"data.data_dir={_toy(tmp_path)}", "data.patient_regex=^(Z\\d+)"], "patient_regex"
 
 
+def _regex_invalid(tmp_path: Path) -> tuple[list[str], str]:
+    regex = "data.patient_regex='^(I|N)(\\d+'"
+    return [f"data.data_dir={_toy(tmp_path)}", regex], "is not a valid regular expression"
+
+
 def _unknown_option(tmp_path: Path) -> tuple[list[str], str]:
     return ["mask=oval"], "Available options"
 
@@ -95,6 +101,7 @@ CASES: dict[str, Callable[[Path], tuple[list[str], str]]] = {
     "one-class": _one_class,
     "class-without-images": _class_without_images,
     "regex-matches-nothing": _regex_matches_nothing,
+    "regex-invalid": _regex_invalid,
     "unknown-option": _unknown_option,
     "image-size-too-small": _image_too_small,
     "class-absent-from-a-split": _class_absent_from_a_split,
@@ -122,6 +129,13 @@ def test_unusable_images_are_skipped_listed_and_the_run_goes_on(
     (root / "icas" / "I901_0.jpg").write_bytes(data[: len(data) // 2])
     write_image(root / "non_icas" / "N900_0.png", np.zeros((32, 32, 3), np.uint8))
     (root / "non_icas" / "README.md").write_text("not an image, ignored")
+    # usable despite their bytes: data after the JPEG's end, a PNG with a JPEG's name
+    kept = {"I000_0.png": "I902_0.jpg", "N000_0.png": "N901_0.jpg"}
+    (root / "icas" / kept["I000_0.png"]).write_bytes(
+        cv2.imencode(".jpg", cv2.imread(str(root / "icas" / "I000_0.png")))[1].tobytes()
+        + b"camera trailer"
+    )
+    shutil.copy(root / "non_icas" / "N000_0.png", root / "non_icas" / kept["N000_0.png"])
 
     cfg = compose_cfg(["experiment=smoke", "debug=fast", f"data.data_dir={root}"])
     metrics = run(cfg)
@@ -136,3 +150,4 @@ def test_unusable_images_are_skipped_listed_and_the_run_goes_on(
     with (out / "splits.csv").open() as handle:
         listed = {Path(row["path"]).name for row in csv.DictReader(handle)}
     assert not listed & set(skipped), "skipped images must not be in any split"
+    assert set(kept.values()) <= listed

@@ -74,9 +74,11 @@ def test_scan_reads_every_extension_in_any_case_and_ignores_other_files(tmp_path
     ):
         write_image(tmp_path / name, image)
     (tmp_path / "icas" / "notes.txt").write_text("not an image")
+    (tmp_path / "icas" / "._P1_1.PNG").write_bytes(b"a macOS resource fork")
+    write_image(tmp_path / "non_icas" / ".thumbnails" / "Q1_1.png", image)
     classes = resolve_classes(find_class_dirs(tmp_path), None, str(tmp_path))
     records = scan_folder(tmp_path, classes, "^([^_-]+)")
-    assert len(records) == 6
+    assert len(records) == 6, "hidden files and folders hold no more images"
     assert sorted({r.patient for r in records}) == ["P1", "P2", "Q1", "Q2", "Q3"]
 
 
@@ -87,6 +89,8 @@ def test_bad_folders_and_regex_give_clear_errors(tmp_path: Path) -> None:
     classes = resolve_classes(find_class_dirs(root), None, str(root))
     with pytest.raises(DatasetError, match="does not match the file name"):
         scan_folder(root, classes, r"^(\d+)_")
+    with pytest.raises(DatasetError, match=r"data.patient_regex '\^\(I' is not a valid regular"):
+        scan_folder(root, classes, "^(I")
     (root / "icas" / "I000_0.png").rename(root / "icas" / "N000_9.png")
     with pytest.raises(DatasetError, match="patient 'N000' has images in both"):
         scan_folder(root, classes, "^([^_-]+)")
@@ -103,6 +107,27 @@ def test_gray_rgb_and_16bit_images_load_alike(tmp_path: Path) -> None:
         assert image.shape == (24, 32, 3) and image.dtype == np.float32
         np.testing.assert_allclose(image, loaded[0], atol=1e-6)
     assert loaded[0].max() == pytest.approx(1.0)
+
+
+def test_images_are_decoded_upright_per_their_exif_orientation(tmp_path: Path) -> None:
+    from PIL import Image
+
+    wide = Image.fromarray(np.full((40, 80, 3), 100, np.uint8))
+    exif = wide.getexif()
+    exif[0x0112] = 6  # stored sideways: turn 90 degrees clockwise to display
+    wide.save(tmp_path / "turned.jpg", exif=exif)
+    assert load_rgb(tmp_path / "turned.jpg").shape == (80, 40, 3)
+
+
+def test_pixels_without_a_known_range_are_refused_naming_the_file(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "unit.tif"), np.full((8, 8), 0.5, np.float32))
+    np.testing.assert_allclose(load_rgb(tmp_path / "unit.tif"), 0.5)
+    cv2.imwrite(str(tmp_path / "celsius.tif"), np.full((8, 8), 34.5, np.float32))
+    with pytest.raises(DatasetError, match=r"celsius\.tif' holds floating-point values in"):
+        load_rgb(tmp_path / "celsius.tif")
+    cv2.imwrite(str(tmp_path / "counts.tif"), np.full((8, 8), 3000, np.int32))
+    with pytest.raises(DatasetError, match=r"counts\.tif' has int32 pixels"):
+        load_rgb(tmp_path / "counts.tif")
 
 
 def test_colour_order_is_rgb(tmp_path: Path) -> None:
@@ -191,7 +216,9 @@ def _thermal_data(tmp_path: Path, **overrides: object) -> ThermalData:
 
 def test_external_test_folder_is_the_whole_test_split(tmp_path: Path) -> None:
     train_root = make_toy_dataset(tmp_path / "train", {"icas": 6, "non_icas": 12}, size=16)
-    test_root = make_toy_dataset(tmp_path / "ext", {"icas": 3, "non_icas": 3}, size=16, seed=1)
+    test_root = make_toy_dataset(
+        tmp_path / "ext", {"icas": 3, "non_icas": 3}, size=16, seed=1, prefix="X"
+    )
     data = _thermal_data(tmp_path, data_dir=str(train_root), test_dir=str(test_root))
     data.setup()
     assert {Path(r.path).parents[1] for r in data.records("test")} == {test_root.resolve()}
@@ -200,12 +227,55 @@ def test_external_test_folder_is_the_whole_test_split(tmp_path: Path) -> None:
     assert data.images is not None and data.images.shape == (len(data.rows), 3, 16, 16)
 
 
+@pytest.mark.parametrize("same_folder", [False, True])
+def test_external_test_folder_may_not_share_patients_with_training(
+    tmp_path: Path, same_folder: bool
+) -> None:
+    train_root = make_toy_dataset(tmp_path / "train", {"icas": 6, "non_icas": 12}, size=16)
+    test_root = train_root
+    if not same_folder:
+        test_root = make_toy_dataset(tmp_path / "ext", {"icas": 3, "non_icas": 3}, size=16)
+    data = _thermal_data(tmp_path, data_dir=str(train_root), test_dir=str(test_root))
+    with pytest.raises(DatasetError, match=r"share \d+ patient id\(s\) \(e.g. \['I000'"):
+        data.setup()
+
+
 def test_external_test_folder_must_have_the_same_classes(tmp_path: Path) -> None:
     train_root = make_toy_dataset(tmp_path / "train", {"icas": 6, "non_icas": 12}, size=16)
     test_root = make_toy_dataset(tmp_path / "ext", {"icas": 2, "other": 2}, size=16)
     data = _thermal_data(tmp_path, data_dir=str(train_root), test_dir=str(test_root))
     with pytest.raises(DatasetError, match="has classes"):
         data.setup()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_patients_without_a_usable_image_take_no_place_in_the_split(
+    tmp_path: Path, seed: int
+) -> None:
+    root = make_toy_dataset(tmp_path / "d", {"icas": 6, "non_icas": 12}, size=16)
+    (root / "icas" / "I099_0.png").write_bytes(b"garbage, not an image")
+    data = _thermal_data(tmp_path, data_dir=str(root), split_seed=seed)
+    data.setup()
+    assert [Path(path).name for path, _ in data.skipped] == ["I099_0.png"]
+    assert "I099" not in {record.patient for record, _ in data.rows}
+    for split in ("train", "val", "test"):
+        assert data.counts(split)["icas"] > 0, split
+
+
+@pytest.mark.parametrize("setting", ["test_dir", "num_folds"])
+def test_a_split_file_excludes_other_ways_of_choosing_the_test_set(
+    tmp_path: Path, setting: str
+) -> None:
+    root = make_toy_dataset(tmp_path / "d", {"icas": 6, "non_icas": 12}, size=16)
+    data = _thermal_data(tmp_path, data_dir=str(root))
+    data.setup()
+    data.write_splits(tmp_path / "splits.csv")
+    value = str(root) if setting == "test_dir" else 3
+    reused = _thermal_data(
+        tmp_path, data_dir=str(root), split_file=str(tmp_path / "splits.csv"), **{setting: value}
+    )
+    with pytest.raises(DatasetError, match=f"data.split_file fixes every split.*data.{setting}"):
+        reused.setup()
 
 
 def test_split_without_both_classes_reports_the_counts(tmp_path: Path) -> None:

@@ -59,9 +59,10 @@ def test_background_values(value: float | str, expected: list[float]) -> None:
         np.testing.assert_allclose(normalised, 0.0, atol=1e-6)
 
 
-def test_unknown_background_value_names_the_setting() -> None:
-    with pytest.raises(ValueError, match=r"mask\.background_value='grey'"):
-        Masking(EllipseMask(), background_value="grey").background(MEAN, STD)
+@pytest.mark.parametrize("value", ["grey", None, 7, -0.5, "nan"])
+def test_unknown_background_value_names_the_setting(value: object) -> None:
+    with pytest.raises(ValueError, match=rf"mask\.background_value='{value}'.*in \[0, 1\]"):
+        Masking(EllipseMask(), background_value=value).background(MEAN, STD)  # type: ignore[arg-type]
 
 
 def test_apply_blends_into_the_background(tmp_path: Path) -> None:
@@ -99,6 +100,19 @@ def test_disk_cache_is_keyed_by_content_and_parameters(tmp_path: Path) -> None:
     cv2.imwrite(paths[1], np.zeros((24, 24, 3), np.uint8))
     second.mask_for(paths[1], images[paths[1]])
     assert CALLS["count"] == len(paths) + 2, "changed content must miss the cache"
+
+
+def test_a_cached_mask_of_another_shape_is_replaced(tmp_path: Path) -> None:
+    image = np.ones((12, 10, 3), np.float32)
+    (tmp_path / "a.png").write_bytes(b"content")
+    masking = Masking(CountingMask(), cache_dir=str(tmp_path / "masks"))
+    masking.mask_for(str(tmp_path / "a.png"), image)
+    (stored,) = (tmp_path / "masks").rglob("*.png")
+    cv2.imwrite(str(stored), np.zeros((5, 5), np.uint8))
+    assert masking.mask_for(str(tmp_path / "a.png"), image).mask.shape == (12, 10)
+    assert CALLS["count"] == 2
+    assert masking.mask_for(str(tmp_path / "a.png"), image).mask.shape == (12, 10)
+    assert CALLS["count"] == 2, "the recomputed mask replaced the bad file"
 
 
 def test_fallback_flag_survives_the_cache(tmp_path: Path) -> None:
@@ -156,17 +170,18 @@ def test_export_cli_writes_one_mask_per_image(tmp_path: Path) -> None:
     assert "fallbacks=0" in result.stdout and "mean_coverage=" in result.stdout
 
 
-def test_all_black_image_falls_back_with_one_warning_naming_the_file(
+def test_all_black_image_falls_back_with_a_warning_naming_the_file_cached_or_not(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "P9_1.png"
     cv2.imwrite(str(path), np.zeros((40, 32, 3), np.uint8))
-    masking = Masking(ContentBasedMask(), cache_dir=str(tmp_path / "masks"))
     image = np.zeros((40, 32, 3), np.float32)
-    with caplog.at_level("WARNING"):
-        first = masking.mask_for(str(path), image)
-        again = masking.mask_for(str(path), image)
-    assert first.fallback and again.fallback
-    np.testing.assert_array_equal(first.mask, again.mask)
-    warnings = [r for r in caplog.records if "P9_1.png" in r.getMessage()]
-    assert len(warnings) == 1
+    results = []
+    for _run in ("cold cache", "warm cache"):
+        masking = Masking(ContentBasedMask(), cache_dir=str(tmp_path / "masks"))
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            results.append(masking.mask_for(str(path), image))
+        assert [r for r in caplog.records if "P9_1.png" in r.getMessage()], _run
+    assert results[0].fallback and results[1].fallback
+    np.testing.assert_array_equal(results[0].mask, results[1].mask)

@@ -29,7 +29,8 @@ from thermal_icas.data.preprocess import (
 from thermal_icas.data.records import (
     ClassInfo,
     DatasetError,
-    is_image_file,
+    compile_patient_regex,
+    list_images,
     patient_id,
     resolve_classes,
 )
@@ -125,7 +126,7 @@ def find_images(source: str | Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise DatasetError(f"input '{path}' does not exist")
-    images = sorted(p for p in path.rglob("*") if is_image_file(p))
+    images = list_images(path)
     if not images:
         raise DatasetError(f"input '{path}' holds no images")
     return images
@@ -175,7 +176,7 @@ def predict(
         probs += positive
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    pattern = re.compile(run.cfg.data.patient_regex)
+    pattern = compile_patient_regex(run.cfg.data.patient_regex)
     target = output_dir / "predictions.csv"
     with target.open("w", newline="") as handle:
         writer = csv.writer(handle)

@@ -11,22 +11,28 @@ from thermal_icas.data.records import DatasetError
 
 
 def load_rgb(path: str | Path) -> np.ndarray:
-    """Return an HxWx3 float32 image in [0, 1].
+    """Return an HxWx3 float32 image in [0, 1], upright.
 
-    Grayscale is repeated to three channels, alpha is dropped and integer images are scaled by
-    their type's full range, so 8-bit, 16-bit, grayscale and pseudo-colour files all load.
+    The EXIF orientation is applied, grayscale is repeated to three channels, alpha is dropped
+    and 8- and 16-bit images are scaled by their full range, so grayscale and pseudo-colour
+    files of either depth all load. Floating-point images must already lie in [0, 1]: raw
+    temperatures or counts have no range this could assume.
     """
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    image = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if image is None or image.size == 0:
         raise DatasetError(f"cannot read image '{path}' (corrupt, truncated or not an image)")
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = image[:, :, :3]
-    if image.ndim == 3 and image.shape[2] == 3:
+    if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    elif image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
+    else:
         image = np.repeat(image[:, :, None], 3, axis=2)
-    if np.issubdtype(image.dtype, np.integer):
+    if image.dtype in (np.uint8, np.uint16):
         return image.astype(np.float32) / np.iinfo(image.dtype).max
-    return np.clip(image.astype(np.float32), 0.0, 1.0)
+    if np.issubdtype(image.dtype, np.floating):
+        low, high = float(image.min()), float(image.max())
+        if low >= 0.0 and high <= 1.0:
+            return image.astype(np.float32)
+        raise DatasetError(
+            f"'{path}' holds floating-point values in [{low:g}, {high:g}], not [0, 1] "
+            "(export 8- or 16-bit images)"
+        )
+    raise DatasetError(f"'{path}' has {image.dtype} pixels; export 8- or 16-bit images")

@@ -22,11 +22,8 @@ from thermal_icas.masks.masking import Masking
 
 log = logging.getLogger(__name__)
 
-JPEG_SUFFIXES = {".jpg", ".jpeg"}
 # images that could not be used (corrupt, truncated, all black), with the reason
 SKIPPED_FILE = "skipped.csv"
-# a JPEG's end-of-image marker may be followed by a few padding bytes
-JPEG_TAIL = 64
 
 
 @dataclass(frozen=True)
@@ -110,7 +107,7 @@ def preprocess_all(
 
 def load_usable(path: str) -> np.ndarray:
     """The decoded image, or a DatasetError naming the file when it cannot be trained on."""
-    if Path(path).suffix.lower() in JPEG_SUFFIXES and not _has_jpeg_end(path):
+    if _truncated_jpeg(Path(path).read_bytes()):
         raise DatasetError(f"'{path}' is a truncated JPEG (no end-of-image marker)")
     image = load_rgb(path)
     if float(image.max()) == 0.0:
@@ -118,11 +115,13 @@ def load_usable(path: str) -> np.ndarray:
     return image
 
 
-def _has_jpeg_end(path: str) -> bool:
-    with open(path, "rb") as handle:
-        handle.seek(0, 2)
-        handle.seek(max(0, handle.tell() - JPEG_TAIL))
-        return b"\xff\xd9" in handle.read()
+def _truncated_jpeg(data: bytes) -> bool:
+    """A JPEG (by its start marker, whatever the file's name) whose last scan has no
+    end-of-image marker after it; OpenCV decodes such files with the missing rows grey.
+
+    Looking after the last start-of-scan skips an EXIF thumbnail's own end marker, and bytes
+    that follow the end marker do not matter."""
+    return data.startswith(b"\xff\xd8") and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
 
 
 def write_skipped(path: Path, skipped: Sequence[tuple[str, str]]) -> None:

@@ -42,7 +42,30 @@ class ClassInfo:
 
 
 def is_image_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
+    """Hidden files (e.g. macOS `._P017_1.jpg` resource forks) are not images whatever their
+    suffix."""
+    suffix = path.suffix.lower()
+    return path.is_file() and not path.name.startswith(".") and suffix in IMAGE_EXTENSIONS
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The images anywhere under folder, sorted; those in hidden folders such as
+    `.ipynb_checkpoints/` or `.thumbnails/` are copies, not more images."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if is_image_file(path)
+        and not any(part.startswith(".") for part in path.relative_to(folder).parent.parts)
+    )
+
+
+def compile_patient_regex(patient_regex: str) -> re.Pattern[str]:
+    try:
+        return re.compile(patient_regex)
+    except re.error as error:
+        raise DatasetError(
+            f"data.patient_regex '{patient_regex}' is not a valid regular expression: {error}"
+        ) from None
 
 
 def find_class_dirs(data_dir: Path) -> list[str]:
@@ -87,14 +110,14 @@ def scan_folder(data_dir: Path, classes: ClassInfo, patient_regex: str) -> list[
     Non-image files are ignored; a patient found in two classes is an error, because it would
     make the patient-level split and the patient's label ambiguous.
     """
-    pattern = re.compile(patient_regex)
+    pattern = compile_patient_regex(patient_regex)
     records: list[ImageRecord] = []
     patient_label: dict[str, str] = {}
     for label, name in enumerate(classes.names):
         class_dir = data_dir / name
         if not class_dir.is_dir():
             raise DatasetError(f"class folder '{class_dir}' is missing")
-        files = sorted(p for p in class_dir.rglob("*") if is_image_file(p))
+        files = list_images(class_dir)
         if not files:
             raise DatasetError(
                 f"class folder '{class_dir}' has no images ({sorted(IMAGE_EXTENSIONS)})"

@@ -106,16 +106,18 @@ class ThermalData:
             return
         root = self._resolve_root()
         self.classes = resolve_classes(find_class_dirs(root), self.positive_class, str(root))
-        rows = self._make_rows(root)
+        candidates = self._scan(root)
         processed = preprocess_all(
-            [r.path for r, _ in rows],
+            [r.path for r, _ in candidates],
             self.mask,
             self.background(),
             self.image_size,
             face_locator(self.mask),
             centre=self.halves is not None,
         )
-        self.rows = [rows[i] for i in processed.kept]
+        # patients are split after unusable images are skipped, so none takes a split's place
+        # with no image left
+        self.rows = self._assign_splits([candidates[i] for i in processed.kept])
         self.skipped = processed.skipped
         for split in ("train", "val", "test"):
             present = {r.label for r in self.records(split)}
@@ -158,34 +160,59 @@ class ThermalData:
         log.info("Using the embedded synthetic dataset at %s", root)
         return root
 
-    def _make_rows(self, root: Path) -> list[tuple[ImageRecord, str]]:
+    def _scan(self, root: Path) -> list[tuple[ImageRecord, str | None]]:
+        """Every image with its split where that is already fixed (a split file, `test_dir`),
+        else None."""
         assert self.classes is not None
         if self.split_file is not None:
-            return read_splits(Path(self.split_file).expanduser(), self.classes)
-        records = scan_folder(root, self.classes, self.patient_regex)
-        fractions = dict(self.split_fractions)
-        test_records: list[ImageRecord] = []
-        if self.test_dir is not None:
-            test_root = Path(self.test_dir).expanduser()
-            test_names = find_class_dirs(test_root)
-            if tuple(test_names) != self.classes.names:
-                raise DatasetError(
-                    f"data.test_dir '{test_root}' has classes {test_names}, "
-                    f"but data_dir has {list(self.classes.names)}"
-                )
-            test_records = scan_folder(test_root, self.classes, self.patient_regex)
-            fractions["test"] = 0.0
+            for setting in ("test_dir", "num_folds"):
+                if getattr(self, setting) is not None:
+                    raise DatasetError(
+                        f"data.split_file fixes every split, so it excludes data.{setting}"
+                    )
+            return list(read_splits(Path(self.split_file).expanduser(), self.classes))
+        rows: list[tuple[ImageRecord, str | None]] = [
+            (r, None) for r in scan_folder(root, self.classes, self.patient_regex)
+        ]
+        if self.test_dir is None:
+            return rows
         if self.num_folds is not None:
-            if self.test_dir is not None:
-                raise DatasetError("data.num_folds and data.test_dir exclude each other")
-            assignment = fold_patients(
-                records, fractions, self.split_seed, self.num_folds, self.fold
+            raise DatasetError("data.num_folds and data.test_dir exclude each other")
+        test_root = Path(self.test_dir).expanduser()
+        test_names = find_class_dirs(test_root)
+        if tuple(test_names) != self.classes.names:
+            raise DatasetError(
+                f"data.test_dir '{test_root}' has classes {test_names}, "
+                f"but data_dir has {list(self.classes.names)}"
             )
-        else:
-            assignment = split_patients(records, fractions, self.split_seed)
-        rows = [(r, assignment[r.patient]) for r in records] + [(r, "test") for r in test_records]
-        if not test_records:
-            check_disjoint(rows)
+        test_records = scan_folder(test_root, self.classes, self.patient_regex)
+        shared = sorted({r.patient for r, _ in rows} & {r.patient for r in test_records})
+        if shared:
+            raise DatasetError(
+                f"data.test_dir '{test_root}' and data_dir share {len(shared)} patient id(s) "
+                f"(e.g. {shared[:3]}): a patient may not be in training and test; if they are "
+                "different people, give them distinct ids"
+            )
+        return rows + [(r, "test") for r in test_records]
+
+    def _assign_splits(
+        self, candidates: list[tuple[ImageRecord, str | None]]
+    ) -> list[tuple[ImageRecord, str]]:
+        """Split the patients whose split is not fixed yet; no patient may be in two splits."""
+        pool = [record for record, split in candidates if split is None]
+        assignment: dict[str, str] = {}
+        if pool:
+            fractions = dict(self.split_fractions)
+            if self.test_dir is not None:
+                fractions["test"] = 0.0
+            if self.num_folds is not None:
+                assignment = fold_patients(
+                    pool, fractions, self.split_seed, self.num_folds, self.fold
+                )
+            else:
+                assignment = split_patients(pool, fractions, self.split_seed)
+        rows = [(record, split or assignment[record.patient]) for record, split in candidates]
+        check_disjoint(rows)
         return rows
 
     def records(self, split: str) -> list[ImageRecord]:

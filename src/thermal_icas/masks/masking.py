@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,27 +53,31 @@ class Masking:
             return np.asarray(mean, np.float32)
         try:
             number = float(value)
-        except ValueError:
-            raise ConfigError(
-                f"mask.background_value='{value}' is not one of {BACKGROUND_CHOICES} or a number"
-            ) from None
+        except (TypeError, ValueError):
+            number = math.nan
         if number == -1.0:
             return np.asarray(mean, np.float32) - np.asarray(std, np.float32)
+        if not 0.0 <= number <= 1.0:
+            raise ConfigError(
+                f"mask.background_value='{value}' is not one of {BACKGROUND_CHOICES} "
+                "or a number in [0, 1]"
+            )
         return np.full(3, number, np.float32)
 
     def mask_for(self, path: str, image: np.ndarray) -> MaskResult:
-        cached = self.cache.get(path) if self.cache else None
-        if cached is not None:
-            return MaskResult(*cached)
-        result = self.method.compute(image)
-        if result.mask is None:
-            return result
-        mask = mask_to_uint8(result.mask).astype(np.float32) / 255.0
-        if self.cache:
-            self.cache.put(path, mask, result.fallback)
+        result = self.cache.get(path, image.shape[:2]) if self.cache else None
+        if result is None:
+            result = self.method.compute(image)
+            if result.mask is None:
+                return result
+            result = MaskResult(
+                mask_to_uint8(result.mask).astype(np.float32) / 255.0, result.fallback
+            )
+            if self.cache:
+                self.cache.put(path, result.mask, result.fallback)
         if result.fallback:
             log.warning("Face mask failed on '%s': used the fallback mask", path)
-        return MaskResult(mask, result.fallback)
+        return result
 
     def apply(self, path: str, image: np.ndarray, background: np.ndarray) -> MaskedImage:
         result = self.mask_for(path, image)
