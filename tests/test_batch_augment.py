@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests.conftest import ComposeFn
@@ -58,6 +59,23 @@ def test_both_halves_get_the_same_geometry_and_each_image_its_own() -> None:
     assert out.shape == (6, 6, 16, 8)
     torch.testing.assert_close(out[:, :3], out[:, 3:])
     assert not torch.allclose(out[0], out[1]), "identical inputs must get different draws"
+
+
+@pytest.mark.parametrize("halves", [None, SplitHalves("translate")])
+def test_the_crop_takes_its_share_of_the_image_that_is_resampled(
+    halves: SplitHalves | None,
+) -> None:
+    """Half the area of the (half) image: about 0.71 of its height and of its width."""
+    ramp = torch.arange(32, dtype=torch.uint8) * 8
+    images = torch.stack([ramp.expand(32, 32), ramp[:, None].expand(32, 32), ramp.expand(32, 32)])
+    crop = replace(STILL, crop_scale=(0.5, 0.5))
+    torch.manual_seed(0)
+    out = BatchAugment(32, crop, [0.0] * 3, [1.0] * 3, halves)(images.expand(64, -1, -1, -1))
+    width = 16 if halves else 32
+    across = (out[:, 0].amax(dim=(1, 2)) - out[:, 0].amin(dim=(1, 2))) * 255 / 8 / (width - 1)
+    down = (out[:, 1].amax(dim=(1, 2)) - out[:, 1].amin(dim=(1, 2))) * 255 / 8 / 31
+    for share in (across, down):
+        assert float(share.min()) > 0.6 and float(share.max()) < 0.8
 
 
 def test_statistics_match_the_per_image_augmentation() -> None:

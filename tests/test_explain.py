@@ -119,3 +119,47 @@ def test_attention_and_asymmetry_run_writes_focus_metrics_and_overlays(
         assert row["label"] == predicted["label"]
         right = predicted["predicted"] == predicted["label"]
         assert row["outcome"] == ("correct" if right else "wrong")
+
+
+def test_the_overview_shows_each_chosen_image_with_its_own_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from thermal_icas.data.datasets import CachedImageDataset
+    from thermal_icas.data.records import ClassInfo, ImageRecord
+    from thermal_icas.data.transforms import eval_transform
+    from thermal_icas.explain import report
+
+    count = 8
+    # image k is uniformly 10 * k, so every panel shows which image it is
+    images = (torch.arange(count, dtype=torch.uint8) * 10).view(-1, 1, 1, 1).expand(-1, 3, 32, 32)
+    faces = torch.full((count, 32, 32), 255, dtype=torch.uint8)
+    labels = torch.tensor([k % 2 for k in range(count)])
+    test = [6, 2, 5, 3, 7, 4]  # the test split's dataset indices, in the dataset's order
+    dataset = CachedImageDataset(
+        images, labels, test, eval_transform([0.5] * 3, [0.25] * 3), faces=faces
+    )
+    records = [ImageRecord(f"/x/P{k}_0.png", f"P{k}", int(labels[k])) for k in test]
+    shown: list[torch.Tensor] = []
+    rows = report.explanation_rows
+
+    def spy(inputs: torch.Tensor, *args: object) -> object:
+        shown.append(inputs.clone())
+        return rows(inputs, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(report, "explanation_rows", spy)
+    predicted = sorted(test)  # predictions come in another order than the split's
+    probs = [0.9 if labels[k] else 0.1 for k in predicted]
+    by_index = {record.patient: record for record in records}
+    written = report.write_explanations(
+        tmp_path,
+        _classifier(),
+        dataset,
+        predicted,
+        [by_index[f"P{k}"] for k in predicted],
+        probs,
+        0.5,
+        ClassInfo(("a", "b"), "b"),
+    )
+    *sheets, overview = shown
+    assert len(sheets) == len(written) >= 2
+    assert torch.equal(overview, torch.cat(sheets)), "row k of the overview is sheet k's image"

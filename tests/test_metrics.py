@@ -52,3 +52,17 @@ def test_epoch_means_weight_each_step_by_its_samples_and_sum_over_processes() ->
     assert values["loss"].item() == pytest.approx((6.0 + 2.0) / 8)
     means.reset()
     assert means.compute() == {}
+
+
+def test_the_roc_plot_marks_the_operating_point_of_the_applied_threshold() -> None:
+    from thermal_icas.reporting.plots import operating_point
+
+    # the threshold 0.46 falls between scores 0.45 (a positive) and 0.6 (a negative)
+    probs = torch.tensor([0.1, 0.2, 0.45, 0.6, 0.8, 0.9])
+    targets = torch.tensor([0, 0, 1, 0, 1, 1])
+    metrics = screening_metrics(0.46).clone(prefix="t/")
+    metrics.update(probs, targets)
+    values = metrics.compute()
+    fpr, tpr = operating_point(probs, targets, 0.46)
+    assert tpr == pytest.approx(float(values["t/sensitivity"])) == pytest.approx(2 / 3)
+    assert fpr == pytest.approx(1 - float(values["t/specificity"])) == pytest.approx(1 / 3)

@@ -60,7 +60,9 @@ class BatchAugment(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         batch, device = images.shape[0], images.device
-        params = self._draw(batch, images.shape[-2:])
+        height, width = images.shape[-2:]
+        # with halves the crop is drawn within a half, the image that gets resampled
+        params = self._draw(batch, (height, width // 2 if self.halves else width))
         if device.type == "cuda":
             params = params.pin_memory()
         theta, gain, const, mean_gain, kernel, flip = _unpack(
@@ -81,7 +83,7 @@ class BatchAugment(nn.Module):
             out.addcmul_(torch.randn_like(out), self.noise_scale)
         return out
 
-    def _draw(self, batch: int, in_size: torch.Size) -> Tensor:
+    def _draw(self, batch: int, in_size: tuple[int, int]) -> Tensor:
         """The per-image parameters, packed into one float32 tensor for a single copy.
 
         Drawn from torch's CPU generator, so seeding and resuming cover them; the arithmetic

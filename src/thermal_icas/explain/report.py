@@ -88,9 +88,7 @@ def write_explanations(
             ]
         )
     captions = [f"{row[2]}, p={float(row[3]):.2f}: {row[4].upper()}" for row in rows]
-    overview = explanation_rows(
-        dataset.images[indices], faces, maps, dataset.halves, captions, tile
-    )
+    overview = explanation_rows(dataset.images[picked], faces, maps, dataset.halves, captions, tile)
     cv2.imwrite(str(out_dir / OVERVIEW_FILE), cv2.cvtColor(overview, cv2.COLOR_RGB2BGR))
     with (out_dir / INDEX_FILE).open("w", newline="") as handle:
         writer = csv.writer(handle)

@@ -14,14 +14,14 @@ from torchmetrics.functional.classification import binary_roc
 
 
 def plot_roc(probs: Tensor, targets: Tensor, auroc: float, threshold: float, path: Path) -> None:
-    fpr, tpr, thresholds = binary_roc(probs, targets)
-    chosen = int((thresholds - threshold).abs().argmin())
+    fpr, tpr, _ = binary_roc(probs, targets)
+    point_fpr, point_tpr = operating_point(probs, targets, threshold)
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     axes.plot(fpr.numpy(), tpr.numpy(), label=f"AUROC = {auroc:.3f}")
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
     axes.scatter(
-        [float(fpr[chosen])],
-        [float(tpr[chosen])],
+        [point_fpr],
+        [point_tpr],
         color="red",
         zorder=3,
         label=f"threshold = {threshold:.3f}",
@@ -37,6 +37,16 @@ def plot_roc(probs: Tensor, targets: Tensor, auroc: float, threshold: float, pat
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def operating_point(probs: Tensor, targets: Tensor, threshold: float) -> tuple[float, float]:
+    """(1 - specificity, sensitivity) of the rule the run applies, positive when p > threshold;
+    the ROC curve's own thresholds use p >= score, so the point is not looked up on it."""
+    predicted = probs > threshold
+    positives = targets.bool()
+    false_positive_rate = (predicted & ~positives).sum() / (~positives).sum().clamp(min=1)
+    true_positive_rate = (predicted & positives).sum() / positives.sum().clamp(min=1)
+    return float(false_positive_rate), float(true_positive_rate)
 
 
 def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: Path) -> None:
