@@ -1,6 +1,7 @@
 """Predict with a trained run: `python predict.py ckpt_path=<run> input=<image or folder>`."""
 
 import os
+import sys
 from pathlib import Path
 
 import hydra
@@ -32,4 +33,11 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from thermal_icas.run_folder import prepare_run_argv
+    from thermal_icas.settings import ConfigError
+
+    try:
+        sys.argv = prepare_run_argv(sys.argv, "predict", resumable=False)
+    except ConfigError as error:
+        raise SystemExit(f"error: {error}") from None
     main()

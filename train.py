@@ -24,13 +24,16 @@ def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from thermal_icas.ddp_jobs import ddp_job, relaunch_ddp_processes_in_their_job
     from thermal_icas.errors import record_failure, user_error
     from thermal_icas.pipeline import run
 
     route_lightning_logs_to_hydra()
+    relaunch_ddp_processes_in_their_job(Path(__file__).resolve())
 
     try:
-        run(cfg)
+        with ddp_job():
+            run(cfg)
     except Exception as error:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             # in a sweep one broken job must not stop the others: it is logged and marked failed
@@ -43,11 +46,11 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    from thermal_icas.resume import resume_argv
+    from thermal_icas.run_folder import prepare_run_argv
     from thermal_icas.settings import ConfigError
 
     try:
-        sys.argv = resume_argv(sys.argv, Path(os.environ["THERMAL_ICAS_ROOT"]))
+        sys.argv = prepare_run_argv(sys.argv, "train")
     except ConfigError as error:
         raise SystemExit(f"error: {error}") from None
     main()

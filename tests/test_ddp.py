@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -16,8 +18,13 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_ddp_sweep_trains_with_two_processes_and_keeps_outputs_together(tmp_path: Path) -> None:
-    sweep = tmp_path / "sweep"
+@pytest.mark.parametrize("launcher", ["basic", "local"])
+def test_ddp_sweep_trains_with_two_processes_and_keeps_outputs_together(
+    tmp_path: Path, launcher: str
+) -> None:
+    """Each job's second process joins the job's own folder, under either launcher, and each
+    process trains on its share even where that is smaller than a batch (42 training images,
+    21 per process, batches of 32)."""
     result = subprocess.run(
         [
             sys.executable,
@@ -27,8 +34,12 @@ def test_ddp_sweep_trains_with_two_processes_and_keeps_outputs_together(tmp_path
             "debug=fast",
             "trainer=ddp",
             "seed=1,2",
+            f"hydra/launcher={launcher}",
+            "threads=1",
+            "training.contrastive.batch_size=32",
+            "training.finetune.batch_size=32",
             "callbacks.common.progress_bar=null",
-            f"hydra.sweep.dir={sweep}",
+            f"paths.log_dir={tmp_path / 'outputs'}",
             f"paths.cache_dir={tmp_path / 'cache'}",
         ],
         capture_output=True,
@@ -36,11 +47,15 @@ def test_ddp_sweep_trains_with_two_processes_and_keeps_outputs_together(tmp_path
         timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "train" / "multiruns").iterdir()
     assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", "multirun.yaml"]
     assert not list(tmp_path.rglob(".pl_ddp*")), "DDP processes must not scatter outputs"
     for job in ("0", "1"):
         out = sweep / job
-        assert "MEMBER: 2/2" in (out / "train.log").read_text(), "the second process ran"
+        log = (out / "train.log").read_text()
+        assert "MEMBER: 2/2" in log, "the second process ran"
+        assert "No training batches" not in log
+        assert list((out / "checkpoints" / "classifier").glob("best-*.ckpt"))
         assert not (out / "error.txt").exists()
         assert 0.0 <= json.loads((out / "metrics.json").read_text())["test/auroc"] <= 1.0
         test_images = {row["path"] for row in _rows(out / "splits.csv") if row["split"] == "test"}

@@ -48,7 +48,7 @@ class ContrastiveThermalClassifier:
     ) -> tuple[ThermalClassifier, dict[str, float]]:
         """Stage 1 (unless skipped), stage 2, test; the classifier and the test metrics."""
         from thermal_icas.pipeline import train_and_test
-        from thermal_icas.resume import refuse_finished
+        from thermal_icas.run_folder import refuse_finished
 
         if self.output_dir is not None:
             # before the config is saved into it, as train.py checks before Hydra writes

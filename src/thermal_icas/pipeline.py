@@ -34,9 +34,9 @@ from thermal_icas.resume import (
     STAGE1_METRICS_FILE,
     last_checkpoint,
     load_rng,
-    refuse_finished,
     save_rng,
 )
+from thermal_icas.run_folder import refuse_finished
 from thermal_icas.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,13 @@ def pretrain(
     trainer = _trainer(cfg, stage.epochs, "contrastive", loggers)
     trainer.fit(
         module,
-        train_dataloaders=data.loader("train", batch_size=stage.batch_size, train=True, views=2),
+        train_dataloaders=data.loader(
+            "train",
+            batch_size=stage.batch_size,
+            train=True,
+            views=2,
+            processes=trainer.world_size,
+        ),
         val_dataloaders=data.loader("val", batch_size=stage.batch_size, train=False),
         ckpt_path=resume_from,
     )
@@ -212,7 +218,9 @@ def finetune_and_test(
     trainer = _trainer(cfg, stage.epochs, "classifier", loggers)
     trainer.fit(
         module,
-        train_dataloaders=data.loader("train", batch_size=stage.batch_size, train=True),
+        train_dataloaders=data.loader(
+            "train", batch_size=stage.batch_size, train=True, processes=trainer.world_size
+        ),
         val_dataloaders=data.loader("val", batch_size=stage.batch_size, train=False),
         ckpt_path=resume_from,
     )

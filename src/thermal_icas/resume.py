@@ -8,16 +8,12 @@ where the saved epoch left them.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-
-from thermal_icas.reporting.results import METRICS_FILE
-from thermal_icas.settings import ConfigError
 
 RNG_FILE = Path("checkpoints") / "stage2_rng.pt"
 STAGE1_METRICS_FILE = Path("checkpoints") / "stage1_metrics.json"
@@ -66,50 +62,6 @@ def load_rng(path: Path) -> None:
     set_rng_state(torch.load(path, weights_only=True))
 
 
-def resolve_resume(value: str, runs_dir: Path) -> Path:
-    """`latest`: the newest run folder under runs_dir that has no metrics.json yet."""
-    if value == "latest":
-        unfinished = [
-            d for d in runs_dir.glob("*") if d.is_dir() and not (d / METRICS_FILE).exists()
-        ]
-        if not unfinished:
-            raise ConfigError(f"resume=latest: no unfinished run folder under '{runs_dir}'")
-        return max(unfinished, key=lambda d: d.stat().st_mtime)
-    path = Path(value).expanduser().resolve()
-    if not (path / ".hydra" / "config.yaml").is_file():
-        raise ConfigError(f"resume='{value}' is not a run folder (no .hydra/config.yaml)")
-    return path
-
-
-def resume_argv(argv: Sequence[str], root: Path) -> list[str]:
-    """Point Hydra's run folder at the run being resumed: `resume=<dir|latest>` on the command
-    line gains `hydra.run.dir=<dir>`, and `latest` is replaced by the folder it stands for.
-
-    Checked before Hydra starts, since Hydra writes its files into the run folder first: a
-    finished run's folder is refused, as a target for a new run and for resuming alike.
-    """
-    for arg in argv:
-        if arg.startswith("hydra.run.dir="):
-            refuse_finished(Path(arg.split("=", 1)[1]).expanduser())
-    value = next((a.split("=", 1)[1] for a in argv if a.startswith("resume=")), "null")
-    if value == "null":
-        return list(argv)
-    task = next((a.split("=", 1)[1] for a in argv if a.startswith("task_name=")), "train")
-    folder = resolve_resume(value, root / "outputs" / task / "runs")
-    refuse_finished(folder)
-    kept = [a for a in argv if not a.startswith(("resume=", "hydra.run.dir="))]
-    return [*kept, f"resume={folder}", f"hydra.run.dir={folder}"]
-
-
 def last_checkpoint(directory: Path) -> str | None:
     path = directory / "last.ckpt"
     return str(path) if path.is_file() else None
-
-
-def refuse_finished(folder: Path) -> None:
-    """Nothing a finished run wrote is overwritten, by a new run or by resuming it."""
-    if (folder / METRICS_FILE).exists():
-        raise ConfigError(
-            f"'{folder}' holds a finished run (metrics.json); nothing of it is overwritten: "
-            "start the new run in another folder"
-        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -269,13 +270,18 @@ class ThermalData:
             self._device_batches = DeviceBatches(self.images, self.labels, augment)
         return self._device_batches
 
-    def loader(self, split: str, *, batch_size: int, train: bool, views: int = 1) -> DataLoader:
+    def loader(
+        self, split: str, *, batch_size: int, train: bool, views: int = 1, processes: int = 1
+    ) -> DataLoader:
+        """Training drops an epoch's last, smaller batch, unless it is each process's only one:
+        under DDP every one of `processes` processes takes its own share of the split."""
         dataset = self.dataset(split, train=train, views=views)
+        share = math.ceil(len(dataset) / processes)
         return DataLoader(
             dataset,
             batch_size=batch_size,
             shuffle=train,
-            drop_last=train and len(dataset) > batch_size,
+            drop_last=train and share > batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             collate_fn=keep_batch if isinstance(dataset, IndexBatches) else None,

@@ -1,0 +1,63 @@
+"""DDP runs started from the command line, alone or as jobs of a sweep.
+
+Lightning starts a run's extra processes by re-running the command line with the run's
+`hydra.run.dir`. In a sweep (`-m`) that re-runs the sweep itself, into a second, newly timed
+sweep folder, and under a launcher that runs jobs in worker processes (`hydra/launcher=local`)
+the command line is the worker's, not train.py's. Each extra process instead runs train.py
+once, with its job's own overrides, in its job's folder, and leaves when the job is done.
+
+Lightning also leaves the first job's process group and environment (`LOCAL_RANK`, ...)
+behind in the process that runs the sweep's jobs one after another; the next job would then
+wait for processes that nobody starts. Each job therefore ends with them cleared.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch.distributed as dist
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import get_original_cwd
+from lightning.pytorch.strategies.launchers import subprocess_script
+
+# what Lightning's launcher sets in the process that starts the others
+LAUNCH_ENVIRONMENT = ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "LOCAL_RANK", "WORLD_SIZE")
+
+
+def job_command(script: Path, local_rank: int) -> tuple[Sequence[str], str]:
+    """The command line and working folder of the job's process `local_rank`."""
+    hydra = HydraConfig.get()
+    command = [
+        sys.executable,
+        str(script),
+        *hydra.overrides.task,
+        f'hydra.run.dir="{hydra.runtime.output_dir}"',
+        f"hydra.job.name=train_ddp_process_{local_rank}",
+        # the job's .hydra/ files are rank 0's to write
+        "hydra.output_subdir=null",
+    ]
+    return command, get_original_cwd()
+
+
+def relaunch_ddp_processes_in_their_job(script: Path) -> None:
+    subprocess_script._hydra_subprocess_cmd = lambda local_rank: job_command(script, local_rank)
+
+
+@contextmanager
+def ddp_job() -> Iterator[None]:
+    """One job: afterwards no process group and no launch environment of it remain."""
+    saved = {name: os.environ.get(name) for name in LAUNCH_ENVIRONMENT}
+    try:
+        yield
+    finally:
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

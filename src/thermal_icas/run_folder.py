@@ -1,0 +1,139 @@
+"""The folder a command-line run writes into, settled before Hydra writes anything there.
+
+Hydra writes the run's `.hydra/` files into its folder as it starts, so these rules are applied
+to the command line first:
+- a new run gets a folder of its own, also when another run starts in the same second;
+- a run aimed (`hydra.run.dir=`) at a folder that holds files already stops: those belong to
+  another run, and a finished run's folder is never written into;
+- `resume=<dir|latest>` continues a run as it was configured: its saved overrides are used,
+  and an override on the command line that is not among them stops the command.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+
+from thermal_icas.config import project_root
+from thermal_icas.reporting.results import METRICS_FILE
+from thermal_icas.settings import ConfigError
+
+RUN_DIR = "hydra.run.dir="
+RESUME = "resume="
+OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
+
+
+def prepare_run_argv(argv: Sequence[str], config_name: str, resumable: bool = True) -> list[str]:
+    """argv with the run folder settled (`hydra.run.dir=`) and, to resume, the run's own
+    overrides; a ConfigError says why a command may not run. Overrides that do not compose
+    are left to Hydra, which reports them (with the available options)."""
+    if os.environ.get("LOCAL_RANK", "0") != "0":
+        # a DDP process Lightning started: it joins the folder its rank 0 has settled
+        return list(argv)
+    overrides = list(argv[1:])
+    resume = _value(overrides, RESUME) if resumable else None
+    if any(arg.startswith("-") for arg in overrides):
+        # -m sweeps name their job folders themselves; --help, --cfg and the like write none
+        if resume not in (None, "null"):
+            raise ConfigError("resume= continues one run; it does not go with Hydra's flags (-m)")
+        return list(argv)
+    try:
+        if resume not in (None, "null"):
+            return [argv[0], *_resume_overrides(overrides, resume, config_name)]
+        target = _value(overrides, RUN_DIR)
+        if target is not None:
+            refuse_occupied(Path(target).expanduser())
+            return list(argv)
+        folder = claim_new_folder(Path(_composed_run_dir(overrides, config_name)))
+    except HydraException:
+        return list(argv)
+    return [*argv, f"{RUN_DIR}{folder}"]
+
+
+def refuse_finished(folder: Path) -> None:
+    """Nothing a finished run wrote is overwritten, by a new run or by resuming it."""
+    if (folder / METRICS_FILE).exists():
+        raise ConfigError(
+            f"'{folder}' holds a finished run (metrics.json); nothing of it is overwritten: "
+            "start the new run in another folder"
+        )
+
+
+def refuse_occupied(folder: Path) -> None:
+    refuse_finished(folder)
+    if folder.is_dir() and any(folder.iterdir()):
+        raise ConfigError(
+            f"'{folder}' already holds files of another run: continue it with resume={folder}, "
+            "or give the new run an empty or new folder"
+        )
+
+
+def claim_new_folder(path: Path) -> Path:
+    """path, or path_2, path_3, ... : the first that this call creates itself."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count(1):
+        candidate = path if number == 1 else path.with_name(f"{path.name}_{number}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable")
+
+
+def resolve_resume(value: str, runs_dir: Path) -> Path:
+    """`latest`: the newest run folder under runs_dir that has no metrics.json yet."""
+    if value == "latest":
+        unfinished = [
+            d for d in runs_dir.glob("*") if d.is_dir() and not (d / METRICS_FILE).exists()
+        ]
+        if not unfinished:
+            raise ConfigError(f"resume=latest: no unfinished run folder under '{runs_dir}'")
+        return max(unfinished, key=lambda d: d.stat().st_mtime)
+    path = Path(value).expanduser().resolve()
+    if not (path / OVERRIDES_FILE).is_file():
+        raise ConfigError(f"resume='{value}' is not a run folder (no {OVERRIDES_FILE})")
+    return path
+
+
+def _resume_overrides(overrides: list[str], value: str, config_name: str) -> list[str]:
+    given = [arg for arg in overrides if not arg.startswith((RESUME, RUN_DIR))]
+    if value == "latest":
+        runs_dir = Path(_composed_run_dir(given, config_name)).parent
+        folder = resolve_resume(value, runs_dir)
+    else:
+        folder = resolve_resume(value, Path())
+    refuse_finished(folder)
+    saved = [
+        str(arg)
+        for arg in OmegaConf.load(folder / OVERRIDES_FILE)
+        if not str(arg).startswith(RESUME)
+    ]
+    changed = [arg for arg in given if arg not in saved]
+    if changed:
+        raise ConfigError(
+            f"resume continues '{folder}' as it was configured ({' '.join(saved) or 'defaults'}); "
+            f"{' '.join(changed)} would change it: start a new run for other settings"
+        )
+    return [*saved, f"{RESUME}{folder}", f"{RUN_DIR}{folder}"]
+
+
+def _composed_run_dir(overrides: list[str], config_name: str) -> str:
+    """The run folder Hydra would choose for these overrides (a time stamp of now)."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    return str(cfg.hydra.run.dir)
+
+
+def _value(overrides: list[str], prefix: str) -> str | None:
+    values = [arg[len(prefix) :] for arg in overrides if arg.startswith(prefix)]
+    return values[-1] if values else None

@@ -1,0 +1,86 @@
+"""Which folder a command-line run writes into, settled before Hydra writes there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from thermal_icas.run_folder import claim_new_folder, prepare_run_argv
+from thermal_icas.settings import ConfigError
+
+
+def _run_dir(argv: list[str]) -> Path:
+    (value,) = [arg.split("=", 1)[1] for arg in argv if arg.startswith("hydra.run.dir=")]
+    return Path(value)
+
+
+def _crashed_run(folder: Path, overrides: list[str]) -> Path:
+    """A run folder as Hydra leaves it, without metrics.json: the run did not finish."""
+    (folder / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create(overrides), folder / ".hydra" / "overrides.yaml")
+    return folder
+
+
+def test_a_new_run_gets_a_folder_of_its_own(tmp_path: Path) -> None:
+    argv = ["train.py", "seed=3", f"paths.log_dir={tmp_path}"]
+    first, second = prepare_run_argv(argv, "train"), prepare_run_argv(argv, "train")
+    assert first[:-1] == second[:-1] == argv
+    assert _run_dir(first) != _run_dir(second)
+    assert _run_dir(first).parent == tmp_path / "train" / "runs"
+    assert _run_dir(first).is_dir() and _run_dir(second).is_dir()
+
+
+def test_runs_started_in_the_same_second_do_not_share_a_folder(tmp_path: Path) -> None:
+    same = tmp_path / "runs" / "2026-01-01_00-00-00"
+    assert claim_new_folder(same) == same
+    assert claim_new_folder(same) == same.with_name(f"{same.name}_2")
+    assert claim_new_folder(same) == same.with_name(f"{same.name}_3")
+
+
+def test_a_folder_holding_another_runs_files_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = ["train.py", f"hydra.run.dir={empty}"]
+    assert prepare_run_argv(argv, "train") == argv
+    _crashed_run(tmp_path / "used", ["seed=1"])
+    with pytest.raises(ConfigError, match="already holds files of another run: continue it"):
+        prepare_run_argv(["train.py", f"hydra.run.dir={tmp_path / 'used'}"], "train")
+    (tmp_path / "used" / "metrics.json").write_text("{}")
+    with pytest.raises(ConfigError, match="holds a finished run"):
+        prepare_run_argv(["train.py", f"hydra.run.dir={tmp_path / 'used'}"], "predict", False)
+
+
+def test_resume_continues_the_run_as_it_was_configured(tmp_path: Path) -> None:
+    folder = _crashed_run(tmp_path / "run", ["experiment=smoke", "seed=7"])
+    expected = ["train.py", "experiment=smoke", "seed=7", f"resume={folder}"]
+    expected.append(f"hydra.run.dir={folder}")
+    assert prepare_run_argv(["train.py", f"resume={folder}"], "train") == expected
+    assert prepare_run_argv(["train.py", "seed=7", f"resume={folder}"], "train") == expected
+    with pytest.raises(ConfigError, match=r"\(experiment=smoke seed=7\); seed=8 would change it"):
+        prepare_run_argv(["train.py", "seed=8", f"resume={folder}"], "train")
+
+
+def test_resume_latest_looks_where_the_runs_of_these_settings_go(tmp_path: Path) -> None:
+    log_dir = [f"paths.log_dir={tmp_path / 'logs'}"]
+    runs = tmp_path / "logs" / "ablation" / "runs"
+    _crashed_run(runs / "2026-01-01_00-00-00", ["experiment=ablation", *log_dir])
+    finished = _crashed_run(runs / "2026-01-02_00-00-00", ["experiment=ablation", *log_dir])
+    (finished / "metrics.json").write_text("{}")
+    argv = prepare_run_argv(["train.py", "experiment=ablation", *log_dir, "resume=latest"], "train")
+    assert _run_dir(argv) == runs / "2026-01-01_00-00-00"
+    with pytest.raises(ConfigError, match="no unfinished run folder"):
+        prepare_run_argv(["train.py", *log_dir, "resume=latest"], "train")
+
+
+def test_sweeps_and_the_processes_ddp_starts_are_left_as_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweep = ["train.py", "-m", "seed=1,2"]
+    assert prepare_run_argv(sweep, "train") == sweep
+    with pytest.raises(ConfigError, match="resume= continues one run"):
+        prepare_run_argv([*sweep, "resume=latest"], "train")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    joining = ["train.py", "seed=1", f"hydra.run.dir={_crashed_run(tmp_path / 'job', [])}"]
+    assert prepare_run_argv(joining, "train") == joining
