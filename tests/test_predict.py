@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,19 @@ def test_a_checkpoint_of_another_architecture_is_refused(
         load_run(out)
     with pytest.raises(PretrainedWeightsError, match="not a stage-2 classifier"):
         load_run(next((out / "checkpoints" / "contrastive").glob("*.ckpt")))
+
+
+def test_an_unfinished_run_or_a_loose_checkpoint_gets_a_clear_error(
+    compose_cfg: ComposeFn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _trained_run(compose_cfg, tmp_path)
+    best = next((out / "checkpoints" / "classifier").glob("best-*.ckpt"))
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    shutil.copy(best, loose / "model.ckpt")
+    monkeypatch.chdir(loose)
+    with pytest.raises(PretrainedWeightsError, match=r"has no \.hydra/config\.yaml"):
+        load_run("model.ckpt")
+    (out / "metrics.json").unlink()
+    with pytest.raises(PretrainedWeightsError, match="is not a finished run"):
+        load_run(out)

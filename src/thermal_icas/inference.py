@@ -66,7 +66,7 @@ class TrainedRun:
 
 def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> TrainedRun:
     """A run folder (its best classifier checkpoint) or a classifier checkpoint inside one."""
-    path = Path(ckpt_path).expanduser()
+    path = Path(ckpt_path).expanduser().resolve()
     if path.is_dir():
         candidates = sorted((path / CLASSIFIER_DIR).glob("best-*.ckpt"))
         if not candidates:
@@ -75,13 +75,19 @@ def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> Train
             )
         directory, checkpoint = path, candidates[-1]
     elif path.is_file():
-        directory, checkpoint = path.parents[2], path
+        # <run>/checkpoints/classifier/<file>; a file elsewhere fails the run check below
+        directory, checkpoint = path.parents[min(2, len(path.parents) - 1)], path
     else:
         raise PretrainedWeightsError(f"ckpt_path '{path}' does not exist")
     if not (directory / RUN_CONFIG).is_file():
         raise PretrainedWeightsError(
             f"'{directory}' has no {RUN_CONFIG}: point ckpt_path at a run folder or at a "
             "checkpoint inside one"
+        )
+    if not (directory / METRICS_FILE).is_file():
+        raise PretrainedWeightsError(
+            f"'{directory}' is not a finished run (no {METRICS_FILE}, whose test/threshold "
+            "predictions use): finish it with resume=<run> first"
         )
     cfg = OmegaConf.load(directory / RUN_CONFIG)
     assert isinstance(cfg, DictConfig)

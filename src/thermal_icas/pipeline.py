@@ -86,10 +86,11 @@ def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier, dict[str, float]
             stage1 = pretrain(cfg, data, encoder, loggers, _resume_from(cfg, "contrastive"))
             metrics.update(stage1)
             if rank_zero_only.rank == 0:
-                save_encoder(encoder, output_dir / ENCODER_FILE)
                 (output_dir / STAGE1_METRICS_FILE).write_text(json.dumps(stage1))
                 # where stage 2 starts, for a run that crashes before its first checkpoint
                 save_rng(output_dir / RNG_FILE)
+                # last, in one step: the encoder file marks stage 1 as finished for a resume
+                save_encoder(encoder, output_dir / ENCODER_FILE)
     resume_from = _resume_from(cfg, "classifier")
     if resuming and resume_from is None and (output_dir / RNG_FILE).is_file():
         load_rng(output_dir / RNG_FILE)

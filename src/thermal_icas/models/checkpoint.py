@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -13,8 +14,12 @@ ENCODER_FILE = Path("checkpoints") / "encoder.pt"
 
 
 def save_encoder(encoder: ThermalEncoder, path: Path) -> None:
+    """Written whole or not at all (a temporary file renamed), so a run killed meanwhile
+    leaves no truncated encoder behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"arch": dict(encoder.arch), "state_dict": encoder.state_dict()}, path)
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save({"arch": dict(encoder.arch), "state_dict": encoder.state_dict()}, partial)
+    os.replace(partial, path)
 
 
 def load_encoder(encoder: ThermalEncoder, path: str | Path) -> None:
