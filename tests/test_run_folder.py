@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
-from thermal_icas.run_folder import claim_new_folder, prepare_run_argv
+from thermal_icas.run_folder import (
+    RUNNING_FILE,
+    claim_new_folder,
+    prepare_run_argv,
+    running_in,
+)
 from thermal_icas.settings import ConfigError
 
 
@@ -84,3 +93,24 @@ def test_sweeps_and_the_processes_ddp_starts_are_left_as_they_are(
     monkeypatch.setenv("LOCAL_RANK", "1")
     joining = ["train.py", "seed=1", f"hydra.run.dir={_crashed_run(tmp_path / 'job', [])}"]
     assert prepare_run_argv(joining, "train") == joining
+
+
+def test_a_run_that_is_still_going_is_not_resumed(tmp_path: Path) -> None:
+    runs = tmp_path / "logs" / "train" / "runs"
+    log_dir = f"paths.log_dir={tmp_path / 'logs'}"
+    older = _crashed_run(runs / "2026-01-01_00-00-00", [log_dir])
+    newer = _crashed_run(runs / "2026-01-02_00-00-00", [log_dir])
+    with running_in(newer):
+        assert (newer / RUNNING_FILE).is_file()
+        # as another process sees it: this test's parent stands in for the live run
+        (newer / RUNNING_FILE).write_text(f"{socket.gethostname()} {os.getppid()}\n")
+        latest = ["train.py", log_dir, "resume=latest"]
+        assert _run_dir(prepare_run_argv(latest, "train")) == older
+        with pytest.raises(ConfigError, match="is in use by a run that is still going"):
+            prepare_run_argv(["train.py", f"resume={newer}"], "train")
+    assert not (newer / RUNNING_FILE).exists()
+    # a killed run's mark names a process that is gone
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (newer / RUNNING_FILE).write_text(f"{socket.gethostname()} {gone.pid}\n")
+    assert _run_dir(prepare_run_argv(["train.py", f"resume={newer}"], "train")) == newer

@@ -36,7 +36,7 @@ from thermal_icas.resume import (
     load_rng,
     save_rng,
 )
-from thermal_icas.run_folder import refuse_finished
+from thermal_icas.run_folder import refuse_finished, running_in
 from thermal_icas.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,15 @@ def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier, dict[str, float]
     """The whole run; returns the tested classifier (best checkpoint) and the metrics."""
     output_dir = Path(cfg.paths.output_dir)
     refuse_finished(output_dir)
+    if rank_zero_only.rank != 0:
+        return _train_and_test(cfg, output_dir)
+    with running_in(output_dir):
+        return _train_and_test(cfg, output_dir)
+
+
+def _train_and_test(
+    cfg: DictConfig, output_dir: Path
+) -> tuple[ThermalClassifier, dict[str, float]]:
     resuming = bool(cfg.get("resume"))
     if rank_zero_only.rank == 0:
         print_config_tree(cfg)

@@ -6,14 +6,17 @@ to the command line first:
 - a run aimed (`hydra.run.dir=`) at a folder that holds files already stops: those belong to
   another run, and a finished run's folder is never written into;
 - `resume=<dir|latest>` continues a run as it was configured: its saved overrides are used,
-  and an override on the command line that is not among them stops the command.
+  and an override on the command line that is not among them stops the command;
+- a run still going (marked by its `.running` file) is neither resumed nor picked as latest.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Sequence
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -28,6 +31,7 @@ from thermal_icas.settings import ConfigError
 RUN_DIR = "hydra.run.dir="
 RESUME = "resume="
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
+RUNNING_FILE = ".running"
 
 
 def prepare_run_argv(argv: Sequence[str], config_name: str, resumable: bool = True) -> list[str]:
@@ -66,6 +70,47 @@ def refuse_finished(folder: Path) -> None:
         )
 
 
+@contextmanager
+def running_in(folder: Path) -> Iterator[None]:
+    """Marks folder as in use by this process (host and pid) while the run lasts; a killed
+    run's mark names a process that no longer exists and counts for nothing."""
+    refuse_running(folder)
+    marker = folder / RUNNING_FILE
+    marker.write_text(f"{socket.gethostname()} {os.getpid()}\n")
+    try:
+        yield
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def running_elsewhere(folder: Path) -> str | None:
+    """'host pid' of another live process that runs in folder, else None. A process on
+    another host cannot be checked from here and counts as live."""
+    try:
+        host, pid = (folder / RUNNING_FILE).read_text().split()
+    except (FileNotFoundError, ValueError):
+        return None
+    if host == socket.gethostname():
+        if int(pid) == os.getpid():
+            return None
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+    return f"{host} {pid}"
+
+
+def refuse_running(folder: Path) -> None:
+    owner = running_elsewhere(folder)
+    if owner is not None:
+        raise ConfigError(
+            f"'{folder}' is in use by a run that is still going (process {owner}); if that run "
+            f"is dead, delete {folder / RUNNING_FILE}"
+        )
+
+
 def refuse_occupied(folder: Path) -> None:
     refuse_finished(folder)
     if folder.is_dir() and any(folder.iterdir()):
@@ -92,10 +137,14 @@ def resolve_resume(value: str, runs_dir: Path) -> Path:
     """`latest`: the newest run folder under runs_dir that has no metrics.json yet."""
     if value == "latest":
         unfinished = [
-            d for d in runs_dir.glob("*") if d.is_dir() and not (d / METRICS_FILE).exists()
+            d
+            for d in runs_dir.glob("*")
+            if d.is_dir() and not (d / METRICS_FILE).exists() and running_elsewhere(d) is None
         ]
         if not unfinished:
-            raise ConfigError(f"resume=latest: no unfinished run folder under '{runs_dir}'")
+            raise ConfigError(
+                f"resume=latest: no unfinished run folder under '{runs_dir}' that is not running"
+            )
         return max(unfinished, key=lambda d: d.stat().st_mtime)
     path = Path(value).expanduser().resolve()
     if not (path / OVERRIDES_FILE).is_file():
@@ -111,6 +160,7 @@ def _resume_overrides(overrides: list[str], value: str, config_name: str) -> lis
     else:
         folder = resolve_resume(value, Path())
     refuse_finished(folder)
+    refuse_running(folder)
     saved = [
         str(arg)
         for arg in OmegaConf.load(folder / OVERRIDES_FILE)
