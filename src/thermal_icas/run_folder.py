@@ -23,6 +23,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from thermal_icas.config import project_root
 from thermal_icas.reporting.results import METRICS_FILE
@@ -56,7 +57,7 @@ def prepare_run_argv(argv: Sequence[str], config_name: str, resumable: bool = Tr
             refuse_occupied(Path(target).expanduser())
             return list(argv)
         folder = claim_new_folder(Path(_composed_run_dir(overrides, config_name)))
-    except HydraException:
+    except (HydraException, OmegaConfBaseException):
         return list(argv)
     return [*argv, f"{RUN_DIR}{folder}"]
 
