@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -75,6 +76,27 @@ def test_killed_run_resumes_to_the_same_metrics(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Resuming" in (out / "train.log").read_text()
+    resumed = json.loads((out / "metrics.json").read_text())
+    assert resumed.keys() == expected.keys()
+    for key, value in expected.items():
+        assert resumed[key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_a_run_killed_as_stage_1_ended_resumes_to_the_same_metrics(
+    uninterrupted: tuple[Path, dict[str, float]],
+) -> None:
+    """Killed between stage 1's last checkpoint and its encoder file: the folder then holds
+    the config and that checkpoint only."""
+    root, expected = uninterrupted
+    done, out = root / "uninterrupted", root / "killed_as_stage1_ended"
+    shutil.copytree(done / ".hydra", out / ".hydra")
+    shutil.copytree(
+        done / STAGE_CHECKPOINT["stage1"].parent, out / STAGE_CHECKPOINT["stage1"].parent
+    )
+    result = subprocess.run(
+        _command(root / "cache", f"resume={out}"), capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
     resumed = json.loads((out / "metrics.json").read_text())
     assert resumed.keys() == expected.keys()
     for key, value in expected.items():

@@ -32,9 +32,11 @@ from thermal_icas.reporting.results import METRICS_FILE, write_metrics, write_pr
 from thermal_icas.resume import (
     RNG_FILE,
     STAGE1_METRICS_FILE,
+    RngState,
     last_checkpoint,
     load_rng,
     save_rng,
+    set_rng_state,
 )
 from thermal_icas.run_folder import refuse_finished, running_in
 from thermal_icas.settings import ConfigError
@@ -190,11 +192,13 @@ def pretrain(
         val_dataloaders=data.loader("val", batch_size=stage.batch_size, train=False),
         ckpt_path=resume_from,
     )
-    return {
-        key: float(value)
-        for key, value in trainer.callback_metrics.items()
-        if key in ("contrastive/probe_auroc", "contrastive/probe_acc")
-    }
+    # a fit resumed from its last epoch's checkpoint runs no epoch but still draws (a new loader
+    # iterator); stage 2 starts from the generators' state at that checkpoint, as it does after
+    # an uninterrupted stage 1, whose last checkpoint is its end
+    saved = next((c.last for c in trainer.callbacks if isinstance(c, RngState)), None)
+    if saved is not None:
+        set_rng_state(saved)
+    return module.probe_results()
 
 
 def classifier_module(

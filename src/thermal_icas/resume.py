@@ -44,12 +44,21 @@ def set_rng_state(saved: dict[str, Any]) -> None:
 
 
 class RngState(Callback):
-    """Puts the generators' states into every checkpoint and restores them on resume."""
+    """Puts the generators' states into every checkpoint and restores them on resume.
+
+    `last` is the state last saved or restored: where a stage's generators stand at its last
+    checkpoint, the point a resumed run restarts from.
+    """
+
+    def __init__(self) -> None:
+        self.last: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
-        return rng_state()
+        self.last = rng_state()
+        return self.last
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.last = state_dict
         set_rng_state(state_dict)
 
 

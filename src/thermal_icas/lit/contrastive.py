@@ -15,6 +15,8 @@ from thermal_icas.lit.metrics import screening_metrics
 from thermal_icas.models.encoder import ThermalEncoder
 from thermal_icas.models.heads import ProjectionHead
 
+PROBE_METRICS = ("contrastive/probe_auroc", "contrastive/probe_acc")
+
 
 class ContrastiveModule(TrainingMeansModule):
     """Trains encoder + projection on two views per training image.
@@ -47,6 +49,7 @@ class ContrastiveModule(TrainingMeansModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.probe_metrics = screening_metrics().clone(prefix="contrastive/probe_")
+        self.restored_probe_results: dict[str, float] = {}
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Two views per image, assembled and augmented on the device in one pass, for training
@@ -81,6 +84,22 @@ class ContrastiveModule(TrainingMeansModule):
         self.log("contrastive/probe_acc", values["contrastive/probe_acc"], prog_bar=True)
         self.log("contrastive/probe_auroc", values["contrastive/probe_auroc"], prog_bar=True)
         self.probe_metrics.reset()
+
+    def probe_results(self) -> dict[str, float]:
+        """The probe's scores after the last val epoch: this fit's, or, for a fit resumed
+        from its last epoch's checkpoint (which has no epoch left to run), those saved in it."""
+        current = {
+            key: float(value)
+            for key, value in self.trainer.callback_metrics.items()
+            if key in PROBE_METRICS
+        }
+        return {**self.restored_probe_results, **current}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["probe_results"] = self.probe_results()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.restored_probe_results = dict(checkpoint.get("probe_results", {}))
 
     def configure_optimizers(self) -> Any:
         groups = [
