@@ -133,7 +133,7 @@ def test_unusable_images_are_skipped_listed_and_the_run_goes_on(
     kept = {"I000_0.png": "I902_0.jpg", "N000_0.png": "N901_0.jpg"}
     (root / "icas" / kept["I000_0.png"]).write_bytes(
         cv2.imencode(".jpg", cv2.imread(str(root / "icas" / "I000_0.png")))[1].tobytes()
-        + b"camera trailer"
+        + b"camera trailer \xff\xda with bytes that look like a scan"
     )
     shutil.copy(root / "non_icas" / "N000_0.png", root / "non_icas" / kept["N000_0.png"])
 

@@ -125,6 +125,11 @@ def test_pixels_without_a_known_range_are_refused_naming_the_file(tmp_path: Path
     cv2.imwrite(str(tmp_path / "celsius.tif"), np.full((8, 8), 34.5, np.float32))
     with pytest.raises(DatasetError, match=r"celsius\.tif' holds floating-point values in"):
         load_rgb(tmp_path / "celsius.tif")
+    signed = np.full((8, 8), 16383, np.int16)
+    signed[0, 0] = -5
+    cv2.imwrite(str(tmp_path / "signed.tif"), signed)
+    loaded = load_rgb(tmp_path / "signed.tif")
+    assert loaded[0, 0, 0] == 0.0 and loaded[1, 1, 0] == pytest.approx(16383 / 32767)
     cv2.imwrite(str(tmp_path / "counts.tif"), np.full((8, 8), 3000, np.int32))
     with pytest.raises(DatasetError, match=r"counts\.tif' has int32 pixels"):
         load_rgb(tmp_path / "counts.tif")

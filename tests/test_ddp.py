@@ -61,3 +61,10 @@ def test_ddp_sweep_trains_with_two_processes_and_keeps_outputs_together(
         test_images = {row["path"] for row in _rows(out / "splits.csv") if row["split"] == "test"}
         predicted = [row["path"] for row in _rows(out / "test_predictions.csv")]
         assert sorted(predicted) == sorted(test_images), "every test image once, on rank 0"
+
+
+def test_extra_processes_keep_the_config_flags_of_the_command_line() -> None:
+    from thermal_icas.ddp_jobs import config_flags
+
+    argv = ["-m", "--config-dir", "/cfg", "seed=1,2", "-cn=mine", "--cfg", "job", "trainer=ddp"]
+    assert config_flags(argv) == ["--config-dir", "/cfg", "-cn=mine"]

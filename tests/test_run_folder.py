@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from thermal_icas.run_folder import (
     RUNNING_FILE,
     claim_new_folder,
+    hydra_value,
     prepare_run_argv,
     running_in,
 )
@@ -21,7 +23,8 @@ from thermal_icas.settings import ConfigError
 
 
 def _run_dir(argv: list[str]) -> Path:
-    (value,) = [arg.split("=", 1)[1] for arg in argv if arg.startswith("hydra.run.dir=")]
+    parsed = OverridesParser.create().parse_overrides([a for a in argv[1:] if a[0] != "-"])
+    (value,) = [o.value() for o in parsed if o.key_or_group == "hydra.run.dir"]
     return Path(value)
 
 
@@ -62,13 +65,34 @@ def test_a_folder_holding_another_runs_files_is_refused(tmp_path: Path) -> None:
 
 
 def test_resume_continues_the_run_as_it_was_configured(tmp_path: Path) -> None:
-    folder = _crashed_run(tmp_path / "run", ["experiment=smoke", "seed=7"])
-    expected = ["train.py", "experiment=smoke", "seed=7", f"resume={folder}"]
-    expected.append(f"hydra.run.dir={folder}")
-    assert prepare_run_argv(["train.py", f"resume={folder}"], "train") == expected
-    assert prepare_run_argv(["train.py", "seed=7", f"resume={folder}"], "train") == expected
-    with pytest.raises(ConfigError, match=r"\(experiment=smoke seed=7\); seed=8 would change it"):
-        prepare_run_argv(["train.py", "seed=8", f"resume={folder}"], "train")
+    saved = [
+        "experiment=smoke",
+        "seed=7",
+        "training.finetune.epochs=${training.contrastive.epochs}",
+    ]
+    folder = _crashed_run(tmp_path / "run (1)", saved)
+    place = [hydra_value("resume", folder), hydra_value("hydra.run.dir", folder)]
+    assert prepare_run_argv(["train.py", f"resume='{folder}'"], "train") == [
+        "train.py",
+        *saved,
+        *place,
+    ]
+    again = prepare_run_argv(
+        ["train.py", "seed=7", "hydra.verbose=true", f"resume='{folder}'"], "train"
+    )
+    assert again == ["train.py", *saved, "hydra.verbose=true", *place]
+    with pytest.raises(ConfigError, match=r"seed=7 .*\); seed=8 would change it"):
+        prepare_run_argv(["train.py", "seed=8", f"resume='{folder}'"], "train")
+
+
+def test_folder_names_that_need_quoting_reach_hydra_whole(tmp_path: Path) -> None:
+    argv = prepare_run_argv(["train.py", f"paths.log_dir='{tmp_path / 'a (1), b'}'"], "train")
+    assert _run_dir(argv).parent == tmp_path / "a (1), b" / "train" / "runs"
+    finished = _crashed_run(tmp_path / "done", [])
+    (finished / "metrics.json").write_text("{}")
+    for given in (f"hydra.run.dir='{finished}'", f"++hydra.run.dir={finished}"):
+        with pytest.raises(ConfigError, match="holds a finished run"):
+            prepare_run_argv(["predict.py", given], "predict", resumable=False)
 
 
 def test_resume_latest_looks_where_the_runs_of_these_settings_go(tmp_path: Path) -> None:
@@ -77,6 +101,7 @@ def test_resume_latest_looks_where_the_runs_of_these_settings_go(tmp_path: Path)
     _crashed_run(runs / "2026-01-01_00-00-00", ["experiment=ablation", *log_dir])
     finished = _crashed_run(runs / "2026-01-02_00-00-00", ["experiment=ablation", *log_dir])
     (finished / "metrics.json").write_text("{}")
+    (runs / "2026-01-03_00-00-00").mkdir()  # a run that died before Hydra wrote its files
     argv = prepare_run_argv(["train.py", "experiment=ablation", *log_dir, "resume=latest"], "train")
     assert _run_dir(argv) == runs / "2026-01-01_00-00-00"
     with pytest.raises(ConfigError, match="no unfinished run folder"):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -29,37 +30,49 @@ from thermal_icas.config import project_root
 from thermal_icas.reporting.results import METRICS_FILE
 from thermal_icas.settings import ConfigError
 
-RUN_DIR = "hydra.run.dir="
-RESUME = "resume="
+RUN_DIR = "hydra.run.dir"
+RESUME = "resume"
+HYDRA = ("hydra.", "hydra/")
 OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
 RUNNING_FILE = ".running"
 
 
 def prepare_run_argv(argv: Sequence[str], config_name: str, resumable: bool = True) -> list[str]:
     """argv with the run folder settled (`hydra.run.dir=`) and, to resume, the run's own
-    overrides; a ConfigError says why a command may not run. Overrides that do not compose
-    are left to Hydra, which reports them (with the available options)."""
+    overrides; a ConfigError says why a command may not run. Overrides that do not parse or
+    compose are left to Hydra, which reports them (with the available options)."""
     if os.environ.get("LOCAL_RANK", "0") != "0":
         # a DDP process Lightning started: it joins the folder its rank 0 has settled
         return list(argv)
     overrides = list(argv[1:])
-    resume = _value(overrides, RESUME) if resumable else None
     if any(arg.startswith("-") for arg in overrides):
         # -m sweeps name their job folders themselves; --help, --cfg and the like write none
-        if resume not in (None, "null"):
+        if resumable and any(arg.startswith(f"{RESUME}=") for arg in overrides):
             raise ConfigError("resume= continues one run; it does not go with Hydra's flags (-m)")
         return list(argv)
     try:
-        if resume not in (None, "null"):
-            return [argv[0], *_resume_overrides(overrides, resume, config_name)]
-        target = _value(overrides, RUN_DIR)
-        if target is not None:
-            refuse_occupied(Path(target).expanduser())
-            return list(argv)
-        folder = claim_new_folder(Path(_composed_run_dir(overrides, config_name)))
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException:
+        return list(argv)
+    values = {override.key_or_group: override.value() for override in parsed}
+    resume = values.get(RESUME) if resumable else None
+    if resume not in (None, "null"):
+        return [argv[0], *_resume_overrides(overrides, str(resume), config_name)]
+    target = values.get(RUN_DIR)
+    if target is not None:
+        refuse_occupied(Path(str(target)).expanduser())
+        return list(argv)
+    try:
+        run_dir = _composed_run_dir(overrides, config_name)
     except (HydraException, OmegaConfBaseException):
         return list(argv)
-    return [*argv, f"{RUN_DIR}{folder}"]
+    return [*argv, hydra_value(RUN_DIR, claim_new_folder(Path(run_dir)))]
+
+
+def hydra_value(key: str, path: Path) -> str:
+    """`key='path'`, quoted for Hydra's override parser (a path may hold `(`, `,`, spaces)."""
+    escaped = str(path).replace("\\", "\\\\").replace("'", "\\'")
+    return f"{key}='{escaped}'"
 
 
 def refuse_finished(folder: Path) -> None:
@@ -140,7 +153,9 @@ def resolve_resume(value: str, runs_dir: Path) -> Path:
         unfinished = [
             d
             for d in runs_dir.glob("*")
-            if d.is_dir() and not (d / METRICS_FILE).exists() and running_elsewhere(d) is None
+            if (d / OVERRIDES_FILE).is_file()
+            and not (d / METRICS_FILE).exists()
+            and running_elsewhere(d) is None
         ]
         if not unfinished:
             raise ConfigError(
@@ -154,26 +169,42 @@ def resolve_resume(value: str, runs_dir: Path) -> Path:
 
 
 def _resume_overrides(overrides: list[str], value: str, config_name: str) -> list[str]:
-    given = [arg for arg in overrides if not arg.startswith((RESUME, RUN_DIR))]
+    """The run's saved overrides (as written, unresolved); Hydra's own settings
+    (`hydra.*`, `hydra/...`) may be given anew, the run's may not."""
+    parser = OverridesParser.create()
+    own = {RESUME, RUN_DIR}
+    given = [
+        arg
+        for arg in overrides
+        if (key := parser.parse_override(arg).key_or_group) not in own and not key.startswith(HYDRA)
+    ]
+    hydra = [
+        arg
+        for arg in overrides
+        if (key := parser.parse_override(arg).key_or_group).startswith(HYDRA) and key != RUN_DIR
+    ]
     if value == "latest":
-        runs_dir = Path(_composed_run_dir(given, config_name)).parent
+        try:
+            runs_dir = Path(_composed_run_dir(given, config_name)).parent
+        except (HydraException, OmegaConfBaseException) as error:
+            raise ConfigError(
+                f"resume=latest: the settings given do not compose: {error}"
+            ) from None
         folder = resolve_resume(value, runs_dir)
     else:
         folder = resolve_resume(value, Path())
     refuse_finished(folder)
     refuse_running(folder)
-    saved = [
-        str(arg)
-        for arg in OmegaConf.load(folder / OVERRIDES_FILE)
-        if not str(arg).startswith(RESUME)
-    ]
+    saved = OmegaConf.to_container(OmegaConf.load(folder / OVERRIDES_FILE), resolve=False)
+    assert isinstance(saved, list)
+    saved = [str(arg) for arg in saved if parser.parse_override(str(arg)).key_or_group != RESUME]
     changed = [arg for arg in given if arg not in saved]
     if changed:
         raise ConfigError(
             f"resume continues '{folder}' as it was configured ({' '.join(saved) or 'defaults'}); "
             f"{' '.join(changed)} would change it: start a new run for other settings"
         )
-    return [*saved, f"{RESUME}{folder}", f"{RUN_DIR}{folder}"]
+    return [*saved, *hydra, hydra_value(RESUME, folder), hydra_value(RUN_DIR, folder)]
 
 
 def _composed_run_dir(overrides: list[str], config_name: str) -> str:
@@ -183,8 +214,3 @@ def _composed_run_dir(overrides: list[str], config_name: str) -> str:
         cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
     GlobalHydra.instance().clear()
     return str(cfg.hydra.run.dir)
-
-
-def _value(overrides: list[str], prefix: str) -> str | None:
-    values = [arg[len(prefix) :] for arg in overrides if arg.startswith(prefix)]
-    return values[-1] if values else None

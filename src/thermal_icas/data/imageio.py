@@ -25,8 +25,10 @@ def load_rgb(path: str | Path) -> np.ndarray:
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     else:
         image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.dtype in (np.uint8, np.uint16):
-        return image.astype(np.float32) / np.iinfo(image.dtype).max
+    if np.issubdtype(image.dtype, np.integer) and image.dtype.itemsize <= 2:
+        # negative values of signed types have no temperature meaning here: they become 0
+        full = np.iinfo(image.dtype).max
+        return np.clip(image.astype(np.float32), 0, full) / full
     if np.issubdtype(image.dtype, np.floating):
         low, high = float(image.min()), float(image.max())
         if low >= 0.0 and high <= 1.0:

@@ -116,12 +116,41 @@ def load_usable(path: str) -> np.ndarray:
 
 
 def _truncated_jpeg(data: bytes) -> bool:
-    """A JPEG (by its start marker, whatever the file's name) whose last scan has no
-    end-of-image marker after it; OpenCV decodes such files with the missing rows grey.
+    """A JPEG (by its start marker, whatever the file's name) that ends before its
+    end-of-image marker; OpenCV decodes such files with the missing rows grey.
 
-    Looking after the last start-of-scan skips an EXIF thumbnail's own end marker, and bytes
-    that follow the end marker do not matter."""
-    return data.startswith(b"\xff\xd8") and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda")
+    The walk follows the segments and scans up to the end marker, so an EXIF thumbnail's own
+    end marker does not count and bytes after the end (a camera's trailer) are never read. A
+    structure it cannot follow is left to the decoder to judge."""
+    if not data.startswith(b"\xff\xd8"):
+        return False
+    position = 2
+    while position + 1 < len(data):
+        if data[position] != 0xFF:
+            return False
+        marker = data[position + 1]
+        if marker == 0xD9:
+            return False
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            position += 1 if marker == 0xFF else 2
+            continue
+        if position + 3 >= len(data):
+            return True
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+        if marker == 0xDA:
+            position = _end_of_scan(data, position)
+    return True
+
+
+def _end_of_scan(data: bytes, position: int) -> int:
+    """Where the entropy-coded data from position ends: the first marker that is neither a
+    stuffed 0xFF00 nor a restart marker (len(data) when it runs off the end)."""
+    while (found := data.find(b"\xff", position)) != -1 and found + 1 < len(data):
+        following = data[found + 1]
+        if following != 0x00 and not 0xD0 <= following <= 0xD7:
+            return found
+        position = found + 2
+    return len(data)
 
 
 def write_skipped(path: Path, skipped: Sequence[tuple[str, str]]) -> None:
