@@ -130,6 +130,10 @@ def test_pixels_without_a_known_range_are_refused_naming_the_file(tmp_path: Path
     cv2.imwrite(str(tmp_path / "signed.tif"), signed)
     loaded = load_rgb(tmp_path / "signed.tif")
     assert loaded[0, 0, 0] == 0.0 and loaded[1, 1, 0] == pytest.approx(16383 / 32767)
+    bgr = np.zeros((8, 8, 3), np.int16)
+    bgr[:, :, 2] = 32767  # red, in OpenCV's order
+    cv2.imwrite(str(tmp_path / "signed_colour.tif"), bgr)
+    assert load_rgb(tmp_path / "signed_colour.tif")[0, 0].tolist() == [1.0, 0.0, 0.0]
     cv2.imwrite(str(tmp_path / "counts.tif"), np.full((8, 8), 3000, np.int32))
     with pytest.raises(DatasetError, match=r"counts\.tif' has int32 pixels"):
         load_rgb(tmp_path / "counts.tif")

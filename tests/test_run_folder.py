@@ -139,3 +139,9 @@ def test_a_run_that_is_still_going_is_not_resumed(tmp_path: Path) -> None:
     gone.wait()
     (newer / RUNNING_FILE).write_text(f"{socket.gethostname()} {gone.pid}\n")
     assert _run_dir(prepare_run_argv(["train.py", f"resume={newer}"], "train")) == newer
+
+
+@pytest.mark.parametrize("name", ["a\\b", "end\\", "it's", "q\\'x", 'a "b", (c)', "ü ${x}"])
+def test_folder_names_go_to_hydra_as_they_are(name: str) -> None:
+    quoted = hydra_value("hydra.run.dir", Path("/runs") / name)
+    assert OverridesParser.create().parse_override(quoted).value() == f"/runs/{name}"

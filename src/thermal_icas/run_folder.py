@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -70,8 +71,12 @@ def prepare_run_argv(argv: Sequence[str], config_name: str, resumable: bool = Tr
 
 
 def hydra_value(key: str, path: Path) -> str:
-    """`key='path'`, quoted for Hydra's override parser (a path may hold `(`, `,`, spaces)."""
-    escaped = str(path).replace("\\", "\\\\").replace("'", "\\'")
+    """`key='path'`, quoted for Hydra's override parser (a path may hold `(`, `,`, spaces).
+
+    In a quoted value a backslash escapes only a quote or the closing quote, so only the
+    backslashes right before those are doubled."""
+    doubled = re.sub(r"(\\+)(?='|$)", lambda run: run.group(1) * 2, str(path))
+    escaped = doubled.replace("'", "\\'")
     return f"{key}='{escaped}'"
 
 

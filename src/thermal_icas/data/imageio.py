@@ -21,10 +21,9 @@ def load_rgb(path: str | Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if image is None or image.size == 0:
         raise DatasetError(f"cannot read image '{path}' (corrupt, truncated or not an image)")
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    else:
-        image = np.repeat(image[:, :, None], 3, axis=2)
+    # OpenCV's BGR reversed by indexing, which unlike cvtColor takes signed pixels too
+    rgb = image[:, :, ::-1] if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
+    image = np.ascontiguousarray(rgb)
     if np.issubdtype(image.dtype, np.integer) and image.dtype.itemsize <= 2:
         # negative values of signed types have no temperature meaning here: they become 0
         full = np.iinfo(image.dtype).max
