@@ -12,7 +12,6 @@ to the command line first:
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import socket
@@ -23,6 +22,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -58,7 +58,7 @@ def prepare_run_argv(argv: Sequence[str], config_name: str, resumable: bool = Tr
     values = {override.key_or_group: override.value() for override in parsed}
     resume = values.get(RESUME) if resumable else None
     if resume not in (None, "null"):
-        return [argv[0], *_resume_overrides(overrides, str(resume), config_name)]
+        return [argv[0], *_resume_overrides(parsed, str(resume), config_name)]
     target = values.get(RUN_DIR)
     if target is not None:
         refuse_occupied(Path(str(target)).expanduser())
@@ -142,14 +142,14 @@ def refuse_occupied(folder: Path) -> None:
 def claim_new_folder(path: Path) -> Path:
     """path, or path_2, path_3, ... : the first that this call creates itself."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    for number in itertools.count(1):
-        candidate = path if number == 1 else path.with_name(f"{path.name}_{number}")
+    candidate, number = path, 1
+    while True:
         try:
             candidate.mkdir()
+            return candidate
         except FileExistsError:
-            continue
-        return candidate
-    raise AssertionError("unreachable")
+            number += 1
+            candidate = path.with_name(f"{path.name}_{number}")
 
 
 def resolve_resume(value: str, runs_dir: Path) -> Path:
@@ -173,21 +173,15 @@ def resolve_resume(value: str, runs_dir: Path) -> Path:
     return path
 
 
-def _resume_overrides(overrides: list[str], value: str, config_name: str) -> list[str]:
+def _resume_overrides(parsed: list[Override], value: str, config_name: str) -> list[str]:
     """The run's saved overrides (as written, unresolved); Hydra's own settings
     (`hydra.*`, `hydra/...`) may be given anew, the run's may not."""
-    parser = OverridesParser.create()
-    own = {RESUME, RUN_DIR}
-    given = [
-        arg
-        for arg in overrides
-        if (key := parser.parse_override(arg).key_or_group) not in own and not key.startswith(HYDRA)
-    ]
-    hydra = [
-        arg
-        for arg in overrides
-        if (key := parser.parse_override(arg).key_or_group).startswith(HYDRA) and key != RUN_DIR
-    ]
+    given: list[str] = []
+    hydra: list[str] = []
+    for override in parsed:
+        key = override.key_or_group
+        if key not in (RESUME, RUN_DIR):
+            (hydra if key.startswith(HYDRA) else given).append(override.input_line)
     if value == "latest":
         try:
             runs_dir = Path(_composed_run_dir(given, config_name)).parent
@@ -202,6 +196,7 @@ def _resume_overrides(overrides: list[str], value: str, config_name: str) -> lis
     refuse_running(folder)
     saved = OmegaConf.to_container(OmegaConf.load(folder / OVERRIDES_FILE), resolve=False)
     assert isinstance(saved, list)
+    parser = OverridesParser.create()
     saved = [str(arg) for arg in saved if parser.parse_override(str(arg)).key_or_group != RESUME]
     changed = [arg for arg in given if arg not in saved]
     if changed:
