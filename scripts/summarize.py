@@ -1,9 +1,10 @@
-"""Summarise a Hydra multirun: per-arm metrics over replicates and paired tests vs a baseline.
+"""Summarise a Hydra multirun: patient-level results per arm and paired tests vs a baseline.
 
     python scripts/summarize.py MULTIRUN_DIR [--baseline "mask=none,attention=off"]
                                              [--bootstrap 10000]
 
-Writes summary.csv, summary.md and summary.png into MULTIRUN_DIR and prints summary.md.
+Writes summary.md, summary.csv, comparisons.csv and summary.png into MULTIRUN_DIR and prints
+summary.md.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ def main(argv: list[str] | None = None) -> None:
         help=f"key=value pairs that pick the baseline arm (default: {DEFAULT_BASELINE})",
     )
     parser.add_argument(
-        "--bootstrap", type=int, default=10_000, help="paired bootstrap resamples for the 95%% CI"
+        "--bootstrap",
+        type=int,
+        default=10_000,
+        help="bootstrap resamples of patients for the 95%% CIs",
     )
     args = parser.parse_args(argv)
     try:

@@ -19,7 +19,7 @@ from thermal_icas.data.records import (
     resolve_classes,
     scan_folder,
 )
-from thermal_icas.data.splits import read_splits, split_patients, write_splits
+from thermal_icas.data.splits import permute_labels, read_splits, split_patients, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.masks import Masking, NoMask
@@ -165,6 +165,26 @@ def test_no_patient_in_two_splits_and_every_split_has_both_classes(
         assert labels == {0, 1}, split
     train_share = sum(v == "train" for v in assignment.values()) / len(assignment)
     assert 0.55 <= train_share <= 0.8
+
+
+def test_permuted_labels_stay_per_patient_and_per_split_and_leave_test_alone() -> None:
+    records = _records(12, 24)
+    assignment = split_patients(records, {"train": 0.7, "val": 0.15, "test": 0.15}, 0)
+    rows = [(r, assignment[r.patient]) for r in records]
+    labels = permute_labels(rows, ("train", "val"), seed=3)
+    assert labels == permute_labels(rows, ("train", "val"), seed=3)
+    by_patient: dict[str, set[int]] = {}
+    for (record, _), label in zip(rows, labels, strict=True):
+        by_patient.setdefault(record.patient, set()).add(label)
+    assert all(len(found) == 1 for found in by_patient.values()), "a patient keeps one label"
+    for split in ("train", "val", "test"):
+        old = sorted(r.label for r, name in rows if name == split)
+        new = sorted(label for (_, name), label in zip(rows, labels, strict=True) if name == split)
+        assert old == new, f"{split} keeps its class counts"
+    pairs = list(zip(rows, labels, strict=True))
+    assert all(record.label == label for (record, name), label in pairs if name == "test")
+    changed = {record.patient for (record, name), label in pairs if record.label != label}
+    assert changed and all(assignment[p] in ("train", "val") for p in changed)
 
 
 def test_split_is_seeded() -> None:

@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from thermal_icas.lit.metrics import (
-    EpochMeans,
-    finalize,
-    screening_metrics,
-    youden_threshold,
-)
+from thermal_icas.evaluation.thresholds import youden_threshold
+from thermal_icas.lit.metrics import EpochMeans, finalize, screening_metrics
 
 
 def test_youden_threshold_separates_separable_scores() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -28,6 +29,14 @@ REQUIRED_KEYS = {
     "test/attention/sparsity",
 }
 SMOKE = ["experiment=smoke", "model.pretrained=none"]
+# a small synthetic set with a strong signal that the smoke budget learns
+NULL_CHECK = [
+    *SMOKE,
+    "data.synthetic.signal=4",
+    "data.synthetic.num_patients=60",
+    "training.finetune.epochs=10",
+    "explain.focus_metrics=false",
+]
 
 
 def test_smoke_run_writes_every_output(compose_cfg: ComposeFn, tmp_path: Path) -> None:
@@ -39,8 +48,20 @@ def test_smoke_run_writes_every_output(compose_cfg: ComposeFn, tmp_path: Path) -
     assert saved.keys() >= REQUIRED_KEYS
     assert saved == pytest.approx(metrics)
     assert 0.0 <= saved["test/auroc"] <= 1.0
-    for name in ("splits.csv", "roc.png", "confusion_matrix.png", "test_predictions.csv"):
+    outputs = ("splits.csv", "roc.png", "confusion_matrix.png", "test_predictions.csv")
+    for name in (*outputs, "test_patients.csv", "reliability.png", "run_info.json"):
         assert (out / name).stat().st_size > 0, name
+    for key in ("test/auroc", "test/patient/auroc", "test/patient/sensitivity"):
+        assert saved[f"{key}_ci_low"] <= saved[key] <= saved[f"{key}_ci_high"], key
+    assert saved["test/patient/auroc_delong_ci_low"] <= saved["test/patient/auroc"]
+    with (out / "test_patients.csv").open() as handle:
+        patients = list(csv.DictReader(handle))
+    with (out / "test_predictions.csv").open() as handle:
+        images = list(csv.DictReader(handle))
+    assert len(patients) == saved["test/patient/n"] == len({row["patient"] for row in images})
+    assert sum(int(row["n_images"]) for row in patients) == len(images)
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["threads"] == saved["run/threads"] and info["torch"]
     assert (out / "checkpoints" / "encoder.pt").is_file()
     assert list((out / "checkpoints" / "classifier").glob("best-*.ckpt"))
     events = list((out / "tensorboard").glob("events.out.tfevents.*"))
@@ -78,6 +99,28 @@ def test_learns_a_separable_toy_set(compose_cfg: ComposeFn, tmp_path: Path) -> N
     metrics = run(cfg)
     assert metrics["test/auroc"] >= 0.95
     assert metrics["test/balanced_acc"] >= 0.8
+
+
+def test_permuted_labels_give_a_test_interval_that_contains_chance(
+    compose_cfg: ComposeFn, tmp_path: Path
+) -> None:
+    """The null run. With its own labels this small synthetic set is learnt (the interval
+    excludes 0.5, so the check has power); with the train/val labels shuffled across patients
+    the test interval must contain 0.5, else something leaks."""
+    learnt = run(compose_cfg(NULL_CHECK, tmp_path / "labels"))
+    assert learnt["test/auroc_ci_low"] > 0.5
+    cfg = compose_cfg([*NULL_CHECK, "data.permute_labels=true"], tmp_path / "permuted")
+    null = run(cfg)
+    assert null["test/patient/auroc_ci_low"] < 0.5 < null["test/patient/auroc_ci_high"]
+    assert null["test/auroc_ci_low"] < 0.5 < null["test/auroc_ci_high"]
+    with (Path(cfg.paths.output_dir) / "splits.csv").open() as handle:
+        assert {row["label"] for row in csv.DictReader(handle)} == {"icas", "non_icas"}
+
+
+def test_no_signal_gives_a_test_interval_that_contains_chance(compose_cfg: ComposeFn) -> None:
+    cfg = compose_cfg([*SMOKE, "data.synthetic.signal=0", "data.synthetic.num_patients=60"])
+    metrics = run(cfg)
+    assert metrics["test/patient/auroc_ci_low"] < 0.5 < metrics["test/patient/auroc_ci_high"]
 
 
 @pytest.mark.parametrize("augment_on", ["cpu", "device"])

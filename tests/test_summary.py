@@ -11,14 +11,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
+from sklearn.metrics import roc_auc_score
 
+from thermal_icas.evaluation.compare import EXCLUDES_ZERO, INCLUDES_ZERO, TOO_FEW_PAIRS
+from thermal_icas.evaluation.patients import Scores, write_patients
 from thermal_icas.reporting.summary import (
-    EXCLUDES_ZERO,
-    INCLUDES_ZERO,
     METRICS,
-    TOO_FEW_PAIRS,
+    NO_PAIRS,
     Comparison,
     Summary,
     parse_baseline,
@@ -98,7 +100,7 @@ def test_two_arms_counts_means_and_failed_run(tmp_path: Path) -> None:
 
     markdown = summary.markdown_path.read_text()
     assert "Common overrides: `attention=off` `experiment=ablation`" in markdown
-    arms = md_section(markdown, "## Arms")
+    arms = md_section(markdown, "## Arms: run level")
     assert "| mask=none | none | 2 | 0 | 0.750 ± 0.071 |" in arms
     assert "| mask=ellipse | ellipse | 2 | 1 | 0.800 ± 0.141 |" in arms
     assert arms.rstrip().endswith("n/a |")
@@ -148,8 +150,10 @@ def test_paired_comparison_sign_and_verdict(tmp_path: Path) -> None:
     assert better.baseline == "mask=none"
     assert better.n_pairs == 4
     assert better.mean_diff == pytest.approx(0.10)
-    assert better.ci == pytest.approx((0.10, 0.10))
-    assert better.verdict == EXCLUDES_ZERO
+    # four same-signed differences are no interval: they are shown, not summarised
+    assert better.ci is None
+    assert better.diffs == pytest.approx((0.10,) * 4)
+    assert better.verdict == TOO_FEW_PAIRS
     noisy = comparison(summary, "mask=rectangle")
     assert noisy.n_pairs == 5
     assert noisy.mean_diff == pytest.approx(0.002)
@@ -167,27 +171,12 @@ def test_paired_comparison_sign_and_verdict(tmp_path: Path) -> None:
     assert failed.reason == "no metrics.json and no error.txt"
     markdown = summary.markdown_path.read_text()
     better_md = md_section(markdown, "### mask=ellipse vs mask=none")
-    assert "| AUROC | 4 | +0.100 | [+0.100, +0.100] | CI excludes 0 |" in better_md
+    assert "| AUROC | 4 | +0.100 | n/a | +0.100, +0.100, +0.100, +0.100 | fewer than 5" in better_md
     noisy_md = md_section(markdown, "### mask=rectangle vs mask=none")
     assert "| AUROC | 5 | +0.002 |" in noisy_md
     assert "CI includes 0: no evidence of a difference" in noisy_md
     assert "| AUROC | 5 | -0.050 |" in md_section(markdown, "### mask=adaptive vs mask=none")
-    assert "2000 paired bootstrap resamples" in markdown
-
-
-def test_bootstrap_is_reproducible(tmp_path: Path) -> None:
-    diffs = [0.031, -0.017, 0.052, -0.008, 0.013]
-    for index, ((seed, value), diff) in enumerate(zip(BASE_SEEDS.items(), diffs, strict=True)):
-        make_job(tmp_path, f"{index}a", ["mask=none", f"seed={seed}"], all_metrics(value))
-        make_job(tmp_path, f"{index}b", ["mask=ellipse", f"seed={seed}"], all_metrics(value + diff))
-
-    first = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=500, seed=3)
-    again = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=500, seed=3)
-    other = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=500, seed=4)
-
-    ci = comparison(first, "mask=ellipse").ci
-    assert ci == comparison(again, "mask=ellipse").ci
-    assert ci != comparison(other, "mask=ellipse").ci
+    assert "95% Student t interval" in markdown
 
 
 def test_common_overrides_nested_jobs_and_single_arm(tmp_path: Path) -> None:
@@ -266,12 +255,13 @@ def test_missing_baseline_partner_and_too_few_pairs(tmp_path: Path) -> None:
     single = comparison(summary, "asymmetry=off mask=ellipse")
     assert (single.n_pairs, single.ci, single.verdict) == (1, None, TOO_FEW_PAIRS)
     assert single.mean_diff == pytest.approx(0.4)
-    assert comparison(summary, "asymmetry=off mask=ellipse", "test/f1").n_pairs == 0
+    missing = comparison(summary, "asymmetry=off mask=ellipse", "test/f1")
+    assert (missing.n_pairs, missing.verdict) == (0, NO_PAIRS)
     assert summary.unmatched == ["asymmetry=on mask=ellipse"]
     markdown = summary.markdown_path.read_text()
     section = md_section(markdown, "### asymmetry=off mask=ellipse vs asymmetry=off mask=none")
-    assert "| AUROC | 1 | +0.400 | n/a | fewer than 2 pairs: CI cannot be computed |" in section
-    assert "| F1 | 0 | n/a | n/a |" in section
+    assert "| AUROC | 1 | +0.400 | n/a | +0.400 | fewer than 5 replicates" in section
+    assert f"| F1 | 0 | n/a | n/a | n/a | {NO_PAIRS} |" in section
     assert "No matching baseline arm for: `asymmetry=on mask=ellipse`." in markdown
     assert "| asymmetry=off mask=ellipse | off | ellipse | 1 | 0 | 0.900 ± n/a | n/a |" in markdown
 
@@ -326,7 +316,7 @@ def test_cli_writes_files_and_prints_markdown(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == (tmp_path / "summary.md").read_text()
     assert result.stdout.startswith(f"# Sweep summary: {tmp_path.name}")
-    assert "200 paired bootstrap resamples" in result.stdout
+    assert "200 bootstrap resamples of patients" in result.stdout
     assert "### mask=ellipse vs mask=none" in result.stdout
     assert (tmp_path / "summary.csv").is_file()
     assert (tmp_path / "summary.png").read_bytes().startswith(b"\x89PNG")
@@ -342,3 +332,123 @@ def test_cli_fails_on_a_folder_without_jobs(tmp_path: Path, sub: str) -> None:
     assert result.stderr.startswith("error: ")
     assert str(folder) in result.stderr
     assert not (folder / "summary.md").exists()
+
+
+PATIENTS = np.array([f"P{i:03d}" for i in range(90)])
+LABELS = (np.arange(90) % 3 == 0).astype(int)
+
+
+def make_cv_jobs(
+    root: Path,
+    arm: str,
+    scores: np.ndarray,
+    folds: int = 5,
+    seed: int | None = None,
+    threads: int = 1,
+) -> None:
+    """One job per fold of `arm` (a mask value), each with its test patients' scores."""
+    for fold in range(folds):
+        keep = np.arange(len(PATIENTS)) % folds == fold
+        overrides = [f"mask={arm}", "attention=off", f"data.fold={fold}"]
+        if seed is not None:
+            overrides.append(f"seed={seed}")
+        job = make_job(
+            root,
+            f"{arm}_{seed}_{fold}",
+            overrides,
+            {"test/auroc": 0.7, "run/threads": float(threads)},
+        )
+        patients = Scores(PATIENTS[keep], LABELS[keep], scores[keep], np.full(keep.sum(), 2))
+        write_patients(job / "test_patients.csv", patients, 0.5, ("non_icas", "icas"))
+
+
+def test_pooled_cv_scores_every_patient_once_and_pairs_arms_by_patient(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=90)
+    weak = 1 / (1 + np.exp(-(0.8 * LABELS + noise)))
+    strong = 1 / (1 + np.exp(-(2.5 * LABELS + noise)))
+    make_cv_jobs(tmp_path, "none", weak)
+    make_cv_jobs(tmp_path, "content_based", strong)
+
+    summary = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=2000)
+
+    rows = {row.arm: row for row in summary.rows}
+    for row, scores in ((rows["mask=none"], weak), (rows["mask=content_based"], strong)):
+        assert row.patient is not None
+        pooled = row.patient["auroc"]
+        assert pooled.n_patients == 90, "the five folds pool into every patient once"
+        assert pooled.value == pytest.approx(roc_auc_score(LABELS, scores))
+        assert pooled.ci[0] < pooled.value < pooled.ci[1]
+    (paired,) = summary.patient_comparisons
+    assert paired.result is not None
+    difference = paired.result.estimates["auroc"]
+    expected = roc_auc_score(LABELS, strong) - roc_auc_score(LABELS, weak)
+    assert difference.value == pytest.approx(expected)
+    assert difference.ci[0] > 0, "a large gain on 90 paired patients excludes 0"
+    assert paired.result.delong_p is not None and paired.result.delong_p < 0.05
+    markdown = summary.markdown_path.read_text()
+    assert "| mask=content_based | mask=none | patient AUROC | 90 |" in markdown
+    with (tmp_path / "comparisons.csv").open() as handle:
+        rows_csv = list(csv.DictReader(handle))
+    assert {row["metric"] for row in rows_csv} == {"patient/auroc", "patient/balanced_acc"}
+    assert "Torch threads per job: 1" in markdown and "Warning" not in markdown
+
+
+def test_an_arm_compared_with_itself_differs_by_exactly_zero(tmp_path: Path) -> None:
+    scores = np.random.default_rng(1).random(90)
+    make_cv_jobs(tmp_path, "none", scores)
+    make_cv_jobs(tmp_path, "ellipse", scores)
+
+    summary = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=500)
+
+    (paired,) = summary.patient_comparisons
+    assert paired.result is not None
+    for estimate in paired.result.estimates.values():
+        assert estimate.value == 0.0
+        assert estimate.ci == (0.0, 0.0)
+    assert paired.result.delong_p == 1.0
+
+
+def test_seeds_are_replicates_whose_bootstrap_is_stratified_and_seeded(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    per_seed = {}
+    for seed in (1, 2):
+        base = rng.random(90)
+        per_seed[seed] = roc_auc_score(LABELS, base)
+        make_cv_jobs(tmp_path, "none", base, seed=seed)
+        make_cv_jobs(tmp_path, "ellipse", np.clip(base + 0.3 * LABELS, 0, 1), seed=seed)
+
+    first = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=500, seed=3)
+    again = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=500, seed=3)
+    other = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=500, seed=4)
+
+    row = next(row for row in first.rows if row.arm == "mask=none")
+    assert row.repeats == ("seed=1", "seed=2")
+    assert row.patient is not None
+    assert row.patient["auroc"].per_replicate == pytest.approx(tuple(per_seed.values()))
+    assert row.patient["auroc"].value == pytest.approx(np.mean(list(per_seed.values())))
+
+    def interval(summary: Summary) -> tuple[float, float]:
+        result = summary.patient_comparisons[0].result
+        assert result is not None
+        return result.estimates["auroc"].ci
+
+    assert interval(first) == interval(again)
+    assert interval(first) != interval(other)
+
+
+def test_a_patient_in_two_folds_of_one_seed_is_an_error(tmp_path: Path) -> None:
+    make_cv_jobs(tmp_path, "none", np.linspace(0, 1, 90))
+    leaked = make_job(tmp_path, "extra", ["mask=none", "attention=off", "data.fold=9"], {})
+    patients = Scores(PATIENTS[:2], LABELS[:2], np.array([0.2, 0.4]), np.ones(2, dtype=int))
+    write_patients(leaked / "test_patients.csv", patients, 0.5, ("non_icas", "icas"))
+    with pytest.raises(ValueError, match=r"P000.*two jobs"):
+        summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=100)
+
+
+def test_jobs_with_different_thread_counts_are_flagged(tmp_path: Path) -> None:
+    make_cv_jobs(tmp_path, "none", np.linspace(0, 1, 90), threads=1)
+    make_cv_jobs(tmp_path, "ellipse", np.linspace(0, 1, 90), threads=2)
+    summary = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=100)
+    assert summary.threads == [1, 2]
+    assert "different thread counts" in summary.markdown_path.read_text()

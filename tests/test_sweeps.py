@@ -59,7 +59,7 @@ def test_multirun_with_a_failing_job_is_summarized(tmp_path: Path) -> None:
         "mask=none,content_based",
         "data.num_folds=3",
         # fold 7 does not exist: that job fails, the others must not
-        "data.fold=0,1,7",
+        "data.fold=0,1,2,7",
         f"paths.cache_dir={tmp_path / 'cache'}",
         f"hydra.sweep.dir={sweep}",
         "callbacks.common.progress_bar=null",
@@ -67,7 +67,7 @@ def test_multirun_with_a_failing_job_is_summarized(tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
-    assert len(jobs) == 6
+    assert len(jobs) == 8
     failed = [job for job in jobs if (job / "error.txt").exists()]
     assert len(failed) == 2
     assert all("data.fold=7" in (job / "error.txt").read_text() for job in failed)
@@ -75,7 +75,12 @@ def test_multirun_with_a_failing_job_is_summarized(tmp_path: Path) -> None:
     summary = summarize_multirun(sweep, baseline="mask=none", n_bootstrap=200)
     rows = {row.arm: row for row in summary.rows}
     assert set(rows) == {"mask=none", "mask=content_based"}
-    assert all(row.n_runs == 2 and row.n_failed == 1 for row in rows.values())
+    assert all(row.n_runs == 3 and row.n_failed == 1 for row in rows.values())
+    for row in rows.values():
+        # the three folds' out-of-fold predictions pool into every patient exactly once
+        assert row.patient is not None and row.patient["auroc"].n_patients == 30
+    (paired,) = summary.patient_comparisons
+    assert paired.result is not None and paired.result.estimates["auroc"].n_patients == 30
     assert len(summary.failed) == 2
     with (sweep / "summary.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == 2
@@ -140,3 +145,14 @@ def test_python_api_runs_the_configured_pipeline(tmp_path: Path, cache_dir: Path
     assert not (out / "checkpoints" / "encoder.pt").exists(), "stage 1 was skipped"
     with pytest.raises(ConfigError, match="finished run"):
         clf.run_full_training()
+
+
+def test_cross_validation_preset_sweeps_five_folds_with_one_thread_per_job() -> None:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=cv"], return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    assert cfg.data.num_folds == 5
+    assert cfg.hydra.sweeper.params["data.fold"] == "0,1,2,3,4"
+    assert cfg.threads == 1
+    assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")

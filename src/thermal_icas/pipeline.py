@@ -17,10 +17,11 @@ from omegaconf import DictConfig
 
 from thermal_icas.data.preprocess import SKIPPED_FILE, write_skipped
 from thermal_icas.data.thermal_data import ThermalData
+from thermal_icas.evaluation import EvalSettings, Scores, evaluate
+from thermal_icas.evaluation.thresholds import youden_threshold
 from thermal_icas.explain.report import write_explanations
 from thermal_icas.lit.classifier import ClassifierModule
 from thermal_icas.lit.contrastive import ContrastiveModule
-from thermal_icas.lit.metrics import youden_threshold
 from thermal_icas.models.checkpoint import ENCODER_FILE, load_encoder, save_encoder
 from thermal_icas.models.encoder import ThermalEncoder
 from thermal_icas.models.heads import ThermalClassifier
@@ -28,7 +29,13 @@ from thermal_icas.reporting.console import print_config_tree, print_metrics_tabl
 from thermal_icas.reporting.contact_sheet import contact_sheet
 from thermal_icas.reporting.hparams import log_hparams
 from thermal_icas.reporting.plots import plot_confusion, plot_roc
-from thermal_icas.reporting.results import METRICS_FILE, write_metrics, write_predictions
+from thermal_icas.reporting.results import (
+    METRICS_FILE,
+    RUN_INFO_FILE,
+    write_metrics,
+    write_predictions,
+    write_run_info,
+)
 from thermal_icas.resume import (
     RNG_FILE,
     STAGE1_METRICS_FILE,
@@ -109,6 +116,8 @@ def _train_and_test(
     metrics.update(results)
 
     if rank_zero_only.rank == 0:
+        metrics["run/threads"] = float(torch.get_num_threads())
+        write_run_info(output_dir / RUN_INFO_FILE)
         write_metrics(output_dir / METRICS_FILE, metrics)
         log_hparams(loggers, cfg, metrics)
         print_metrics_table(metrics)
@@ -251,8 +260,8 @@ def finetune_and_test(
             return module.model, {}
         trainer = _evaluation_trainer(cfg, loggers)
 
-    val_probs, val_targets, _ = _predict(trainer, module, data, "val", stage.batch_size, best)
-    module.decision_threshold = youden_threshold(val_probs, val_targets)
+    val, _ = _predict(trainer, module, data, "val", stage.batch_size, best)
+    module.decision_threshold = youden_threshold(val.scores, val.labels)
     test_loader = data.loader("test", batch_size=stage.batch_size, train=False)
     (results,) = trainer.test(module, test_loader, ckpt_path=best, verbose=False)
     metrics = {key: float(value) for key, value in results.items()}
@@ -260,28 +269,38 @@ def finetune_and_test(
         metrics["val/auroc_best"] = float(checkpoint.best_model_score)
 
     if rank_zero_only.rank == 0:
-        _write_test_reports(cfg, trainer, module, data, stage.batch_size, best, metrics)
+        test, indices = _predict(trainer, module, data, "test", stage.batch_size, best)
+        assert data.classes is not None
+        names = (data.classes.negative, data.classes.positive)
+        settings: EvalSettings = instantiate(cfg.eval)
+        output_dir = Path(cfg.paths.output_dir)
+        metrics.update(evaluate(val, test, module.decision_threshold, settings, output_dir, names))
+        _write_test_reports(cfg, module, data, test, indices, metrics)
     return module.model, metrics
 
 
 def _write_test_reports(
     cfg: DictConfig,
-    trainer: L.Trainer,
     module: ClassifierModule,
     data: ThermalData,
-    batch_size: int,
-    ckpt_path: str | None,
+    test: Scores,
+    indices: list[int],
     metrics: dict[str, float],
 ) -> None:
     assert data.classes is not None
     output_dir = Path(cfg.paths.output_dir)
-    probs, targets, indices = _predict(trainer, module, data, "test", batch_size, ckpt_path)
     threshold = metrics["test/threshold"]
-    records = [data.rows[i][0] for i in indices.tolist()]
-    write_predictions(
-        output_dir / "test_predictions.csv", records, probs.tolist(), threshold, data.classes
+    records = [data.rows[i][0] for i in indices]
+    probs = test.scores.tolist()
+    write_predictions(output_dir / "test_predictions.csv", records, probs, threshold, data.classes)
+    targets = torch.as_tensor(test.labels)
+    plot_roc(
+        torch.as_tensor(test.scores),
+        targets,
+        metrics["test/auroc"],
+        threshold,
+        output_dir / "roc.png",
     )
-    plot_roc(probs, targets, metrics["test/auroc"], threshold, output_dir / "roc.png")
     positive, negative = data.classes.positive, data.classes.negative
     tn, fp, fn, tp = (int(metrics[f"test/{k}"]) for k in ("tn", "fp", "fn", "tp"))
     plot_confusion([[tp, fn], [fp, tn]], [positive, negative], output_dir / "confusion_matrix.png")
@@ -289,9 +308,9 @@ def _write_test_reports(
         output_dir / EXPLAIN_DIR,
         module.model,
         data.dataset("test", train=False),
-        indices.tolist(),
+        indices,
         records,
-        probs.tolist(),
+        probs,
         threshold,
         data.classes,
         cfg.explain.examples_per_group,
@@ -306,11 +325,18 @@ def _predict(
     split: str,
     batch_size: int,
     ckpt_path: str | None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[Scores, list[int]]:
+    """A split's positive-class probabilities with each image's patient and target (as
+    trained: permuted in a null run's val split), and the images' row indices."""
     loader = data.loader(split, batch_size=batch_size, train=False)
     outputs = trainer.predict(module, loader, ckpt_path=ckpt_path)
     assert outputs is not None
-    return tuple(torch.cat([o[key] for o in outputs]).cpu() for key in ("prob", "target", "index"))
+    probs, targets, index = (
+        torch.cat([o[key] for o in outputs]).cpu() for key in ("prob", "target", "index")
+    )
+    indices = index.tolist()
+    patients = [data.rows[i][0].patient for i in indices]
+    return Scores.of_images(patients, targets.tolist(), probs.double().tolist()), indices
 
 
 def _trainer(cfg: DictConfig, epochs: int, stage: str, loggers: list[Logger]) -> L.Trainer:

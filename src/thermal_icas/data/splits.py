@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
 
 from thermal_icas.data.records import ClassInfo, DatasetError, ImageRecord
 
@@ -56,35 +57,53 @@ def fold_patients(
 ) -> dict[str, str]:
     """Patient-grouped, label-stratified k-fold: fold `fold` is the test split.
 
-    Each class's patients are shuffled once (seeded) and dealt to the folds in turn, so a sweep
-    over `fold` puts every patient in test exactly once; the other folds' patients are split
-    into train and val by the train:val shares.
+    scikit-learn's StratifiedGroupKFold (seeded) keeps each patient's images in one fold and
+    each fold's class ratio near the cohort's, so a sweep over `fold` puts every patient in test
+    exactly once; the other folds' patients are split into train and val by the train:val
+    shares.
     """
     if num_folds < 2 or not 0 <= fold < num_folds:
         raise DatasetError(
             f"data.fold={fold} must lie in [0, data.num_folds) with data.num_folds >= 2, "
             f"got data.num_folds={num_folds}"
         )
-    by_label: dict[int, list[str]] = defaultdict(list)
-    for patient, label in sorted({(r.patient, r.label) for r in records}):
-        by_label[label].append(patient)
-    rng = np.random.default_rng(seed)
-    test: set[str] = set()
-    for label in sorted(by_label):
-        patients = by_label[label]
-        if len(patients) < num_folds:
+    per_class = Counter(label for _, label in {(r.patient, r.label) for r in records})
+    for label, count in sorted(per_class.items()):
+        if count < num_folds:
             raise DatasetError(
-                f"class {label} has {len(patients)} patients, fewer than data.num_folds="
+                f"class {label} has {count} patients, fewer than data.num_folds="
                 f"{num_folds}: every fold needs patients of both classes"
             )
-        for position, index in enumerate(rng.permutation(len(patients))):
-            if position % num_folds == fold:
-                test.add(patients[index])
+    ordered = sorted(records, key=lambda r: (r.patient, r.path))
+    folds = StratifiedGroupKFold(n_splits=num_folds, shuffle=True, random_state=seed % 2**32)
+    groups = [r.patient for r in ordered]
+    labels = [r.label for r in ordered]
+    _, test_index = list(folds.split(np.zeros(len(ordered)), labels, groups))[fold]
+    test = {groups[i] for i in test_index}
     rest = [r for r in records if r.patient not in test]
     shares = {name: fractions.get(name, 0.0) for name in ("train", "val")}
     assignment = split_patients(rest, shares, seed)
     assignment.update(dict.fromkeys(test, "test"))
     return assignment
+
+
+def permute_labels(
+    rows: Sequence[tuple[ImageRecord, str]], splits: Sequence[str], seed: int
+) -> list[int]:
+    """Each image's label after shuffling labels across the patients of each of `splits`.
+
+    A patient's images keep one label and each split keeps its class counts; other splits are
+    untouched. Trained on such labels, a model can only score chance on test: the null run.
+    """
+    rng = np.random.default_rng([seed, 0x5EED])
+    new_label: dict[str, int] = {}
+    for split in splits:
+        patients = sorted({(r.patient, r.label) for r, name in rows if name == split})
+        shuffled = rng.permutation([label for _, label in patients])
+        new_label.update(
+            {patient: int(label) for (patient, _), label in zip(patients, shuffled, strict=True)}
+        )
+    return [new_label.get(record.patient, record.label) for record, _ in rows]
 
 
 def _split_counts(n: int, shares: Sequence[float]) -> list[int]:

@@ -29,6 +29,7 @@ from thermal_icas.data.records import (
 from thermal_icas.data.splits import (
     check_disjoint,
     fold_patients,
+    permute_labels,
     read_splits,
     split_patients,
     write_splits,
@@ -47,6 +48,7 @@ class ThermalData:
     `data_dir=None` selects the embedded synthetic dataset, generated once into `cache_dir`.
     With `test_dir`, data_dir is split into train/val only and test_dir is the test split.
     With `num_folds`, fold `fold` of a patient-grouped stratified k-fold is the test split.
+    With `permute_labels`, the train and val patients' labels are shuffled (a null run).
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class ThermalData:
         split_seed: int,
         num_folds: int | None,
         fold: int,
+        permute_labels: bool = False,
         image_size: int,
         num_workers: int | str,
         augment: Mapping[str, object],
@@ -81,6 +84,7 @@ class ThermalData:
         self.split_seed = split_seed
         self.num_folds = num_folds
         self.fold = fold
+        self.permute_labels = permute_labels
         self.image_size = image_size
         self.augment_on_device = resolve_augment_on(augment_on)
         self.num_workers = resolve_workers(num_workers, self.augment_on_device)
@@ -131,7 +135,14 @@ class ThermalData:
         self.faces = processed.faces
         self.mask_coverage = processed.coverage
         self.mask_fallback = processed.fallback
-        self.labels = torch.tensor([r.label for r, _ in self.rows])
+        if self.permute_labels:
+            log.warning(
+                "data.permute_labels: labels shuffled across the train and val patients (test "
+                "untouched): a null run, whose test AUROC should be at chance"
+            )
+            self.labels = torch.tensor(permute_labels(self.rows, ("train", "val"), self.split_seed))
+        else:
+            self.labels = torch.tensor([r.label for r, _ in self.rows])
         for split in ("train", "val", "test"):
             records = self.records(split)
             log.info(

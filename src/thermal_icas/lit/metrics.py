@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 
 import torch
@@ -18,8 +17,6 @@ from torchmetrics.classification import (
     BinaryRecall,
     BinarySpecificity,
 )
-
-log = logging.getLogger(__name__)
 
 
 def screening_metrics(threshold: float = 0.5) -> MetricCollection:
@@ -83,22 +80,3 @@ def finalize(values: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
 
 def confusion_matrix(threshold: float) -> BinaryConfusionMatrix:
     return BinaryConfusionMatrix(threshold=threshold)
-
-
-def youden_threshold(probs: Tensor, targets: Tensor) -> float:
-    """Threshold maximising sensitivity + specificity - 1 on validation predictions.
-
-    The cut is placed halfway between neighbouring scores so that `p > t` and `p >= t` agree.
-    """
-    probs = probs.double()
-    positives = targets == 1
-    if positives.all() or not positives.any():
-        log.warning("Validation has a single class: keeping the decision threshold at 0.5")
-        return 0.5
-    scores = torch.unique(probs)
-    cuts = torch.cat([scores[:1] - 1e-6, (scores[1:] + scores[:-1]) / 2, scores[-1:] + 1e-6])
-    predicted = probs[None, :] > cuts[:, None]
-    sensitivity = (predicted & positives).sum(1) / positives.sum()
-    specificity = (~predicted & ~positives).sum(1) / (~positives).sum()
-    best = int(torch.argmax(sensitivity + specificity))
-    return float(cuts[best].clamp(0.0, 1.0))

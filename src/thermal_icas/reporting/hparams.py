@@ -15,6 +15,8 @@ HPARAM_METRICS = (
     "test/sensitivity",
     "test/specificity",
     "test/f1",
+    "test/patient/auroc",
+    "test/patient/balanced_acc",
     "test/attention/in_face",
     "val/auroc_best",
 )

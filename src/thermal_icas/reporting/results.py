@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import csv
 import json
+import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import lightning
+import torch
 
 from thermal_icas.data.records import ClassInfo, ImageRecord
 
 METRICS_FILE = "metrics.json"
+RUN_INFO_FILE = "run_info.json"
 
 
 def write_metrics(path: Path, metrics: Mapping[str, float]) -> None:
     path.write_text(json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")
+
+
+def run_info() -> dict[str, object]:
+    """What a result depends on beyond the config: the order of floating-point sums changes
+    with the thread count, and kernels change between versions."""
+    return {
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "lightning": lightning.__version__,
+        "python": platform.python_version(),
+        "cuda_device": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+    }
+
+
+def write_run_info(path: Path) -> None:
+    path.write_text(json.dumps(run_info(), indent=2) + "\n")
 
 
 def write_predictions(

@@ -1,0 +1,190 @@
+"""A run's test, as a screening study reports it: per image and per patient, with intervals.
+
+Everything that is chosen (the patient-level threshold, the operating points, the temperature)
+is chosen on the val predictions and applied unchanged to test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+
+from thermal_icas.evaluation.calibration import (
+    apply_temperature,
+    calibration_metrics,
+    fit_temperature,
+    plot_reliability,
+)
+from thermal_icas.evaluation.patients import (
+    PATIENTS_FILE,
+    Scores,
+    by_patient,
+    check_aggregate,
+    write_patients,
+)
+from thermal_icas.evaluation.stats import (
+    BootstrapSettings,
+    bootstrap_intervals,
+    delong_interval,
+    threshold_intervals,
+)
+from thermal_icas.evaluation.thresholds import threshold_for, youden_threshold
+from thermal_icas.settings import ConfigError
+
+RELIABILITY_FILE = "reliability.png"
+OPERATING_TARGETS = ("specificity", "sensitivity")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """`eval.*`: how test predictions become reported numbers (see conf/eval/default.yaml)."""
+
+    aggregate: str = "mean"
+    n_bootstrap: int = 2000
+    ci_level: float = 0.95
+    seed: int = 0
+    operating_points: Mapping[str, float] = field(
+        default_factory=lambda: {"specificity": 0.8, "sensitivity": 0.9}
+    )
+    calibrate: bool = False
+    calibration_bins: int = 10
+
+    def __post_init__(self) -> None:
+        check_aggregate(self.aggregate)
+        if not 0 < self.ci_level < 1:
+            raise ConfigError(f"eval.ci_level={self.ci_level} must lie in (0, 1)")
+        if self.n_bootstrap < 100:
+            raise ConfigError(f"eval.n_bootstrap={self.n_bootstrap} must be at least 100")
+        for target, value in self.operating_points.items():
+            if target not in OPERATING_TARGETS or not 0 < value < 1:
+                raise ConfigError(
+                    f"eval.operating_points.{target}={value}: keys must be among "
+                    f"{OPERATING_TARGETS}, values in (0, 1)"
+                )
+
+    @property
+    def bootstrap(self) -> BootstrapSettings:
+        return BootstrapSettings(self.n_bootstrap, self.ci_level, self.seed)
+
+
+def evaluate(
+    val: Scores,
+    test: Scores,
+    image_threshold: float,
+    settings: EvalSettings,
+    output_dir: Path,
+    class_names: tuple[str, str],
+) -> dict[str, float]:
+    """Intervals of the image-level test metrics, the patient-level metrics, operating points
+    and calibration; writes test_patients.csv and reliability.png into `output_dir`.
+    `class_names` are (negative, positive)."""
+    metrics = _with_intervals("test/", test, image_threshold, settings)
+    levels = {"test/": (val, test)}
+    if settings.aggregate != "none":
+        val_patients = by_patient(val, settings.aggregate)
+        patients = by_patient(test, settings.aggregate)
+        threshold = youden_threshold(val_patients.scores, val_patients.labels)
+        write_patients(output_dir / PATIENTS_FILE, patients, threshold, class_names)
+        metrics["val/patient/auroc"] = _auroc(val_patients)
+        metrics.update(_patient_metrics(patients, threshold))
+        metrics.update(_with_intervals("test/patient/", patients, threshold, settings))
+        low, high = delong_interval(patients.scores, patients.labels, settings.ci_level)
+        metrics["test/patient/auroc_delong_ci_low"] = low
+        metrics["test/patient/auroc_delong_ci_high"] = high
+        levels["test/patient/"] = (val_patients, patients)
+    # operating points are set where the screening decision is made: per patient, unless none
+    prefix, (decided_val, decided_test) = list(levels.items())[-1]
+    metrics.update(_operating_points(decided_val, decided_test, prefix, settings))
+    metrics.update(_calibration(levels, settings, output_dir))
+    return metrics
+
+
+def _auroc(scores: Scores) -> float:
+    if len(np.unique(scores.labels)) < 2:
+        return float("nan")
+    return float(roc_auc_score(scores.labels, scores.scores))
+
+
+def _patient_metrics(patients: Scores, threshold: float) -> dict[str, float]:
+    predicted = patients.scores > threshold
+    positive = patients.labels == 1
+    sensitivity = float((predicted & positive).sum() / max(positive.sum(), 1))
+    specificity = float((~predicted & ~positive).sum() / max((~positive).sum(), 1))
+    auprc = average_precision_score(patients.labels, patients.scores) if positive.any() else 0.0
+    return {
+        "test/patient/auroc": _auroc(patients),
+        "test/patient/auprc": float(auprc),
+        "test/patient/sensitivity": sensitivity,
+        "test/patient/specificity": specificity,
+        "test/patient/balanced_acc": (sensitivity + specificity) / 2,
+        "test/patient/f1": float(f1_score(patients.labels, predicted, zero_division=0)),
+        "test/patient/threshold": threshold,
+        "test/patient/n": float(len(patients)),
+        "test/patient/n_positive": float(positive.sum()),
+    }
+
+
+def _with_intervals(
+    prefix: str, scores: Scores, threshold: float, settings: EvalSettings
+) -> dict[str, float]:
+    """`<prefix><metric>_ci_low/high` from the patient bootstrap, for images or patients."""
+    intervals = bootstrap_intervals(
+        scores.scores, scores.labels, scores.patients, threshold, settings.bootstrap
+    )
+    return {
+        f"{prefix}{name}_ci_{side}": value
+        for name, interval in intervals.items()
+        for side, value in zip(("low", "high"), interval, strict=True)
+    }
+
+
+def _operating_points(
+    val: Scores, test: Scores, prefix: str, settings: EvalSettings
+) -> dict[str, float]:
+    """Sensitivity at a fixed specificity (and the reverse), the cut chosen on val."""
+    metrics = {}
+    for target, value in settings.operating_points.items():
+        threshold = threshold_for(val.scores, val.labels, target, value)
+        name = f"{prefix}at_{target}_{value:g}/"
+        predicted = test.scores > threshold
+        positive = test.labels == 1
+        metrics[f"{name}threshold"] = threshold
+        metrics[f"{name}sensitivity"] = float((predicted & positive).sum() / max(positive.sum(), 1))
+        metrics[f"{name}specificity"] = float(
+            (~predicted & ~positive).sum() / max((~positive).sum(), 1)
+        )
+        intervals = threshold_intervals(
+            test.scores, test.labels, test.patients, threshold, settings.bootstrap
+        )
+        for rate, (low, high) in intervals.items():
+            metrics[f"{name}{rate}_ci_low"] = low
+            metrics[f"{name}{rate}_ci_high"] = high
+    return metrics
+
+
+def _calibration(
+    levels: Mapping[str, tuple[Scores, Scores]], settings: EvalSettings, output_dir: Path
+) -> dict[str, float]:
+    """Brier and ECE per level; with `eval.calibrate`, also after temperature scaling, each
+    level's temperature fitted on its val scores."""
+    bins = settings.calibration_bins
+    metrics = {}
+    curves = {}
+    for prefix, (val, test) in levels.items():
+        name = "patients" if "patient" in prefix else "images"
+        curves[name] = (test.scores, test.labels)
+        for key, value in calibration_metrics(test.scores, test.labels, bins).items():
+            metrics[f"{prefix}{key}"] = value
+        if settings.calibrate:
+            temperature = fit_temperature(val.scores, val.labels)
+            scaled = apply_temperature(test.scores, temperature)
+            metrics[f"{prefix}calibrated/temperature"] = temperature
+            for key, value in calibration_metrics(scaled, test.labels, bins).items():
+                metrics[f"{prefix}calibrated/{key}"] = value
+            curves[f"{name}, T = {temperature:.2f}"] = (scaled, test.labels)
+    plot_reliability(curves, bins, output_dir / RELIABILITY_FILE)
+    return metrics

@@ -1,0 +1,172 @@
+"""The jobs of a Hydra sweep as the summary reads them: overrides, metrics, test patients."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from thermal_icas.evaluation.patients import PATIENTS_FILE, Scores, read_patients
+from thermal_icas.reporting.results import METRICS_FILE, RUN_INFO_FILE
+
+# what repeats a measurement rather than defining an arm
+REPLICATE_KEYS = ("seed", "data.fold", "data.split_seed")
+# what a replicate's folds share: the folds of one seed are pooled into one set of patients
+FOLD_KEY = "data.fold"
+ERROR_FILE = "error.txt"
+
+Settings = dict[str, str | None]
+Replicate = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Job:
+    path: str
+    overrides: dict[str, str]
+    metrics: dict[str, float] | None
+    reason: str
+    patients: tuple[Scores, np.ndarray] | None
+    run_info: dict[str, object]
+
+    @property
+    def replicate(self) -> Replicate:
+        return tuple((key, self.overrides[key]) for key in REPLICATE_KEYS if key in self.overrides)
+
+    @property
+    def repeat(self) -> Replicate:
+        """The replicate less its fold: the folds of one repeat cover its patients once."""
+        return tuple(item for item in self.replicate if item[0] != FOLD_KEY)
+
+
+def label_of(replicate: Replicate) -> str:
+    return " ".join(f"{key}={value}" for key, value in replicate) or "-"
+
+
+def split_override(item: str) -> tuple[str, str]:
+    """`+key=value` and `++key=value` name the same setting as `key=value`."""
+    key, _, value = item.partition("=")
+    return key.lstrip("+"), value
+
+
+def _natural_key(path: str) -> list[int | str]:
+    """Job 10 after job 9, so arms keep the order in which the sweep was written."""
+    return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"(\d+)", path))]
+
+
+def load_jobs(root: Path) -> list[Job]:
+    if not root.is_dir():
+        raise FileNotFoundError(f"multirun folder '{root}' does not exist or is not a folder")
+    override_files = [p for p in root.rglob("overrides.yaml") if p.parent.name == ".hydra"]
+    if not override_files:
+        raise FileNotFoundError(f"no Hydra jobs (.hydra/overrides.yaml) under '{root}'")
+    jobs = []
+    for override_file in override_files:
+        job_dir = override_file.parent.parent
+        metrics = _read_metrics(job_dir / METRICS_FILE)
+        patients_file = job_dir / PATIENTS_FILE
+        jobs.append(
+            Job(
+                path=job_dir.relative_to(root).as_posix(),
+                overrides=_read_overrides(override_file),
+                metrics=metrics,
+                reason="" if metrics is not None else _failure_reason(job_dir),
+                patients=read_patients(patients_file)
+                if metrics is not None and patients_file.is_file()
+                else None,
+                run_info=_read_json(job_dir / RUN_INFO_FILE) or {},
+            )
+        )
+    return sorted(jobs, key=lambda job: _natural_key(job.path))
+
+
+def _read_overrides(path: Path) -> dict[str, str]:
+    try:
+        items = yaml.safe_load(path.read_text()) or []
+    except yaml.YAMLError as error:
+        raise ValueError(f"'{path}' is not valid YAML: {error}") from error
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"'{path}' should be a YAML list of key=value strings")
+    return dict(split_override(item) for item in items)
+
+
+def _read_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def _read_metrics(path: Path) -> dict[str, float] | None:
+    """Only finite numbers count: a NaN AUROC (single-class test set) is a missing value."""
+    raw = _read_json(path)
+    if raw is None:
+        return None
+    return {
+        key: float(value)
+        for key, value in raw.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    }
+
+
+def _failure_reason(job_dir: Path) -> str:
+    if (job_dir / METRICS_FILE).is_file():
+        return f"{METRICS_FILE} is not a readable JSON object"
+    error = job_dir / ERROR_FILE
+    if not error.is_file():
+        return f"no {METRICS_FILE} and no {ERROR_FILE}"
+    lines = error.read_text(errors="replace").strip().splitlines()
+    return lines[0].strip() if lines else f"{ERROR_FILE} is empty"
+
+
+def split_keys(jobs: Sequence[Job]) -> tuple[dict[str, str], list[str]]:
+    """Common: set to one value in every job. Varying: the rest, minus the replicate keys."""
+    keys = sorted({key for job in jobs for key in job.overrides} - set(REPLICATE_KEYS))
+    common = {}
+    varying = []
+    for key in keys:
+        values = {job.overrides.get(key) for job in jobs}
+        if len(values) == 1 and None not in values:
+            common[key] = values.pop()
+        else:
+            varying.append(key)
+    return common, varying
+
+
+def arm_label(settings: Settings) -> str:
+    if not settings:
+        return "all"
+    parts = [f"{key}={value}" for key, value in settings.items() if value is not None]
+    return " ".join(parts) or "(no overrides)"
+
+
+def check_unique_replicates(by_arm: Mapping[str, Sequence[Job]]) -> None:
+    """Pairing by replicate is meaningless if one arm ran the same replicate twice."""
+    for label, jobs in by_arm.items():
+        seen: dict[Replicate, str] = {}
+        for job in jobs:
+            first = seen.setdefault(job.replicate, job.path)
+            if first != job.path:
+                raise ValueError(
+                    f"jobs '{first}' and '{job.path}' are the same replicate of arm '{label}'"
+                )
+
+
+def thread_counts(jobs: Sequence[Job]) -> list[int]:
+    """The torch thread counts the finished jobs ran with (metrics, else run_info.json)."""
+    found = set()
+    for job in jobs:
+        if job.metrics is None:
+            continue
+        value = job.metrics.get("run/threads", job.run_info.get("threads"))
+        if isinstance(value, int | float):
+            found.add(int(value))
+    return sorted(found)
