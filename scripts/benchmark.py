@@ -101,9 +101,7 @@ def model_rate(cfg: DictConfig, data: ThermalData, steps: int, warmup: int) -> f
     optimizer = module.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     criterion = module.criterion
-    channels = cfg.asymmetry.in_channels
-    width = data.image_size // 2 if data.halves else data.image_size
-    images = torch.randn(batch, channels, data.image_size, width, device=device)
+    images = torch.randn(batch, 3, data.image_size, data.image_size, device=device)
     images = images.to(memory_format=fmt)
     labels = torch.randint(0, 2, (batch,), device=device)
     start = 0.0

@@ -11,7 +11,6 @@ import torch
 
 from tests.conftest import ComposeFn
 from tests.test_asymmetry import STILL as STILL_FLIPPED
-from thermal_icas.data.asymmetry import SplitHalves
 from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.transforms import AugmentConfig, eval_transform
 from thermal_icas.pipeline import run
@@ -26,53 +25,48 @@ def _faces(batch: int = 4, size: int = 16) -> torch.Tensor:
     return torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8)
 
 
-def _eval(images: torch.Tensor, halves: SplitHalves | None = None) -> torch.Tensor:
-    transform = eval_transform(MEAN, STD, halves)
+def _eval(images: torch.Tensor) -> torch.Tensor:
+    transform = eval_transform(MEAN, STD)
     return torch.stack([transform(image) for image in images])
 
 
-def test_without_randomness_it_is_the_evaluation_transform() -> None:
+@pytest.mark.parametrize("keep_midline", [False, True])
+def test_without_randomness_it_is_the_evaluation_transform(keep_midline: bool) -> None:
     images = _faces()
-    for halves in (None, SplitHalves("mirror"), SplitHalves("translate")):
-        out = BatchAugment(16, STILL, MEAN, STD, halves)(images)
-        torch.testing.assert_close(out, _eval(images, halves), atol=1e-5, rtol=0)
+    out = BatchAugment(16, STILL, MEAN, STD, keep_midline)(images)
+    torch.testing.assert_close(out, _eval(images), atol=1e-5, rtol=0)
 
 
-def test_flip_mirrors_the_face_and_in_asymmetry_mode_swaps_the_halves() -> None:
+def test_flip_mirrors_the_face() -> None:
     images = _faces()
     flip = replace(STILL, hflip_p=1.0)
-    out = BatchAugment(16, flip, MEAN, STD)(images)
-    torch.testing.assert_close(out, _eval(images.flip(-1)), atol=1e-5, rtol=0)
-    halves = SplitHalves("mirror")
-    out = BatchAugment(16, flip, MEAN, STD, halves)(images)
-    unflipped = _eval(images, halves)
-    torch.testing.assert_close(out[:, :3], unflipped[:, 3:], atol=1e-5, rtol=0)
-    torch.testing.assert_close(out[:, 3:], unflipped[:, :3], atol=1e-5, rtol=0)
+    for keep_midline in (False, True):
+        out = BatchAugment(16, flip, MEAN, STD, keep_midline)(images)
+        torch.testing.assert_close(out, _eval(images.flip(-1)), atol=1e-5, rtol=0)
 
 
-def test_both_halves_get_the_same_geometry_and_each_image_its_own() -> None:
+def test_on_the_midline_a_symmetric_face_stays_symmetric_and_each_image_moves() -> None:
     left = _faces(1)[..., :8]
     symmetric = torch.cat([left, left.flip(-1)], dim=-1).expand(6, -1, -1, -1)
     moving = replace(AugmentConfig(), noise_std=0.0)
     torch.manual_seed(1)
-    out = BatchAugment(16, moving, MEAN, STD, SplitHalves("mirror"))(symmetric)
-    assert out.shape == (6, 6, 16, 8)
-    torch.testing.assert_close(out[:, :3], out[:, 3:])
+    out = BatchAugment(16, moving, MEAN, STD, keep_midline=True)(symmetric)
+    assert out.shape == (6, 3, 16, 16)
+    torch.testing.assert_close(out, out.flip(-1), atol=1e-4, rtol=0)
     assert not torch.allclose(out[0], out[1]), "identical inputs must get different draws"
+    torch.manual_seed(1)
+    anywhere = BatchAugment(16, moving, MEAN, STD)(symmetric)
+    assert not torch.allclose(anywhere, anywhere.flip(-1), atol=1e-2)
 
 
-@pytest.mark.parametrize("halves", [None, SplitHalves("translate")])
-def test_the_crop_takes_its_share_of_the_image_that_is_resampled(
-    halves: SplitHalves | None,
-) -> None:
-    """Half the area of the (half) image: about 0.71 of its height and of its width."""
+def test_the_crop_takes_its_share_of_the_image() -> None:
+    """Half the area of the image: about 0.71 of its height and of its width."""
     ramp = torch.arange(32, dtype=torch.uint8) * 8
     images = torch.stack([ramp.expand(32, 32), ramp[:, None].expand(32, 32), ramp.expand(32, 32)])
     crop = replace(STILL, crop_scale=(0.5, 0.5))
     torch.manual_seed(0)
-    out = BatchAugment(32, crop, [0.0] * 3, [1.0] * 3, halves)(images.expand(64, -1, -1, -1))
-    width = 16 if halves else 32
-    across = (out[:, 0].amax(dim=(1, 2)) - out[:, 0].amin(dim=(1, 2))) * 255 / 8 / (width - 1)
+    out = BatchAugment(32, crop, [0.0] * 3, [1.0] * 3)(images.expand(64, -1, -1, -1))
+    across = (out[:, 0].amax(dim=(1, 2)) - out[:, 0].amin(dim=(1, 2))) * 255 / 8 / 31
     down = (out[:, 1].amax(dim=(1, 2)) - out[:, 1].amin(dim=(1, 2))) * 255 / 8 / 31
     for share in (across, down):
         assert float(share.min()) > 0.6 and float(share.max()) < 0.8

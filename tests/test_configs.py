@@ -79,7 +79,6 @@ def test_asymmetry_composes_with_every_mask_and_attention(
 ) -> None:
     cfg = compose_cfg(["asymmetry=on", f"mask={mask}", f"attention={attention}"])
     encoder = instantiate(cfg.model.encoder)
-    assert encoder.trunk[0].in_channels == 6
+    assert encoder.adapter.fusion == "siamese" and encoder.adapter.align == "mirror"
     assert (encoder.attention is not None) == (attention == "on")
-    data = instantiate(cfg.data)
-    assert data.halves is not None and data.halves.align == "mirror"
+    assert instantiate(cfg.data).on_midline

@@ -11,8 +11,9 @@ import torch
 
 from tests.conftest import ComposeFn
 from thermal_icas.explain import FocusMetrics, explain_batch, in_face_share, top_mass_share
+from thermal_icas.explain.focus import shortcut_alarm
 from thermal_icas.explain.maps import ExplanationMaps
-from thermal_icas.models.encoder import ThermalEncoder
+from thermal_icas.models.encoder import ThermalEncoder, explain_layer
 from thermal_icas.models.heads import ThermalClassifier
 from thermal_icas.pipeline import run
 
@@ -50,9 +51,9 @@ def test_sparsity_is_the_top_ten_percent_mass_share() -> None:
     assert top_mass_share(peak, (20, 20)).item() == pytest.approx(1.0)
 
 
-def _classifier(in_channels: int = 3, attention: bool = False) -> ThermalClassifier:
+def _classifier(fusion: str = "none", attention: bool = False) -> ThermalClassifier:
     torch.manual_seed(0)
-    encoder = ThermalEncoder("resnet18", "none", in_channels=in_channels, attention=attention)
+    encoder = ThermalEncoder("resnet18", "none", fusion=fusion, attention=attention)
     return ThermalClassifier(encoder, 2, 0.0).eval()
 
 
@@ -61,21 +62,58 @@ def test_maps_are_computed_under_inference_mode_and_with_a_frozen_encoder() -> N
     classifier.encoder.requires_grad_(False)
     with torch.inference_mode():
         images = torch.randn(3, 3, 64, 64)
-        maps = explain_batch(classifier, images)
-    assert maps.gradcam.shape == (3, 2, 2) and (maps.gradcam >= 0).all()
+        maps = explain_batch(classifier, images, "layer2")
+    assert maps.gradcam.shape == (3, 8, 8) and (maps.gradcam >= 0).all()
     assert maps.gate is not None and maps.gate.shape == (3, 2, 2)
-    assert maps.left_share is None
+    assert maps.left_share is None and maps.side is None
     assert not classifier.training, "explaining must not switch the model to training mode"
     assert all(p.grad is None for p in classifier.parameters())
 
 
-def test_lr_balance_sees_which_half_drives_the_prediction() -> None:
-    classifier = _classifier(in_channels=6)
-    images = torch.randn(4, 6, 64, 32)
-    images[:, 3:] = 0.0  # nothing on the right half can contribute
-    maps = explain_batch(classifier, images)
-    assert maps.left_share is not None
+@pytest.mark.parametrize("fusion", ["early", "siamese"])
+def test_asymmetry_maps_cover_the_whole_face_and_see_which_half_drives(fusion: str) -> None:
+    classifier = _classifier(fusion=fusion, attention=True)
+    images = torch.randn(4, 3, 64, 64)
+    images[..., 32:] = 0.0  # nothing on the right half can contribute
+    maps = explain_batch(classifier, images, "layer2")
+    assert maps.gradcam.shape == (4, 8, 8)
+    assert maps.gate is not None and maps.gate.shape == (4, 2, 2)
+    assert maps.left_share is not None and maps.side is not None
     assert torch.allclose(maps.left_share, torch.ones(4))
+
+
+def test_explain_layer_auto_gives_maps_of_at_least_six_by_six() -> None:
+    assert [explain_layer("auto", size) for size in (64, 96, 128, 224)] == [
+        "layer2",
+        "layer3",
+        "layer3",
+        "layer4",
+    ]
+    assert explain_layer("layer4", 64) == "layer4"
+    with pytest.raises(ValueError, match=r"explain\.layer='fc'"):
+        explain_layer("fc", 64)
+
+
+def test_grad_cam_equals_captums_layer_grad_cam() -> None:
+    """The hand-written Grad-CAM against a maintained implementation, on the same score (the
+    predicted class's margin over the other classes)."""
+    from captum.attr import LayerGradCam
+
+    torch.manual_seed(0)
+    encoder = ThermalEncoder("resnet18", "none")
+    classifier = ThermalClassifier(encoder, 3, 0.0).eval()
+    images = torch.randn(4, 3, 64, 64)
+    ours = explain_batch(classifier, images, "layer3")
+
+    def margins(x: torch.Tensor) -> torch.Tensor:
+        logits = classifier(x)
+        return logits - (logits.sum(-1, keepdim=True) - logits) / (logits.shape[-1] - 1)
+
+    reference = LayerGradCam(margins, encoder.trunk["layer3"]).attribute(
+        images, target=ours.logits.argmax(-1).tolist(), relu_attributions=True
+    )
+    assert reference.shape == (4, 1, 4, 4) and ours.gradcam.abs().sum() > 0
+    torch.testing.assert_close(ours.gradcam, reference[:, 0].detach(), rtol=1e-4, atol=1e-6)
 
 
 def test_focus_metrics_average_and_skip_empty_maps() -> None:
@@ -87,6 +125,7 @@ def test_focus_metrics_average_and_skip_empty_maps() -> None:
         gradcam=torch.cat([inside, empty]),
         gate=torch.ones(3, 32, 32),
         left_share=torch.tensor([0.2, 0.4, 0.6]),
+        side=None,
     )
     metric = FocusMetrics("val/attention/")
     metric.update(maps, torch.cat([face, face[:1]]))
@@ -159,7 +198,65 @@ def test_the_overview_shows_each_chosen_image_with_its_own_row(
         probs,
         0.5,
         ClassInfo(("a", "b"), "b"),
+        "layer2",
     )
     *sheets, overview = shown
     assert len(sheets) == len(written) >= 2
     assert torch.equal(overview, torch.cat(sheets)), "row k of the overview is sheet k's image"
+
+
+TOY = 32
+_rows, _cols = torch.meshgrid(torch.arange(TOY) - 15.5, torch.arange(TOY) - 15.5, indexing="ij")
+TOY_FACE = ((_rows / 12) ** 2 + (_cols / 9) ** 2 <= 1).float()  # a third of the frame
+
+
+def _toy_batch(n: int, label_in: str, generator: torch.Generator) -> torch.Tensor:
+    """Dim noise on the face for both classes; positives (odd positions) carry a bright patch,
+    in a background corner or inside the face: the only thing the label depends on."""
+    x = 0.3 * torch.rand(n, 1, TOY, TOY, generator=generator) * TOY_FACE
+    for i in range(1, n, 2):
+        if label_in == "background":
+            row, col = (int(torch.randint(0, 2, (), generator=generator)) * 26 for _ in "rc")
+        else:
+            row = int(torch.randint(9, 20, (), generator=generator))
+            col = int(torch.randint(11, 18, (), generator=generator))
+        x[i, :, row : row + 4, col : col + 4] = 1.0
+    return x.expand(-1, 3, -1, -1)
+
+
+def _in_face_after_training(label_in: str) -> float:
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    classifier = ThermalClassifier(ThermalEncoder(), 2, 0.0)
+    # BatchNorm keeps its initial statistics: no train/eval gap after so few steps
+    classifier.eval()
+    optimizer = torch.optim.Adam(classifier.parameters(), lr=1e-3)
+    labels = torch.arange(16) % 2
+    for _ in range(25):
+        loss = torch.nn.functional.cross_entropy(
+            classifier(_toy_batch(16, label_in, generator)), labels
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    images = _toy_batch(32, label_in, torch.Generator().manual_seed(9))
+    maps = explain_batch(classifier, images, explain_layer("auto", TOY))
+    assert (maps.logits.argmax(-1) == torch.arange(32) % 2).float().mean() >= 0.9
+    positives = maps.gradcam[1::2]
+    return float(in_face_share(positives, TOY_FACE.expand(len(positives), -1, -1)).mean())
+
+
+def test_in_face_tells_a_background_shortcut_from_a_model_that_reads_the_face() -> None:
+    area = float(TOY_FACE.mean())
+    shortcut, reads_face = (_in_face_after_training(where) for where in ("background", "face"))
+    assert shortcut < area - 0.05, "a model that reads the background must score below chance"
+    assert reads_face > area + 0.15
+    assert reads_face - shortcut > 0.25
+
+
+def test_the_shortcut_alarm_fires_below_the_level_only() -> None:
+    low = {"test/attention/in_face": 0.3}
+    assert shortcut_alarm(low, 0.5) and low["test/attention/outside_face"] == 1.0
+    high = {"test/attention/in_face": 0.7}
+    assert not shortcut_alarm(high, 0.5) and high["test/attention/outside_face"] == 0.0
+    assert not shortcut_alarm({}, 0.5)

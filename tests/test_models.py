@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 
 import lightning as L
@@ -55,6 +56,46 @@ def test_attention_gate_cannot_scale_the_features_away() -> None:
     gated, attention = gate(features)
     torch.testing.assert_close(attention, torch.ones_like(attention))
     torch.testing.assert_close(gated, features)
+
+
+def test_the_gate_starts_as_plain_average_pooling() -> None:
+    torch.manual_seed(0)
+    gated = ThermalEncoder(attention=True, attention_layer="layer3").eval()
+    plain = ThermalEncoder().eval()
+    plain.load_state_dict(gated.state_dict(), strict=False)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        out = gated.forward_maps(x, capture="layer3")
+        torch.testing.assert_close(out.features, plain(x))
+    assert out.gate is not None and out.gate.shape == (2, 1, 4, 4)  # layer4 would be 2x2
+    torch.testing.assert_close(out.gate, torch.ones_like(out.gate))
+    with pytest.raises(ValueError, match=r"attention\.layer='layer2'"):
+        ThermalEncoder(attention=True, attention_layer="layer2")
+
+
+def test_gate_scores_are_bounded() -> None:
+    gate = SpatialAttentionGate(8, hidden_channels=3, score_bound=2.0)
+    with torch.no_grad():
+        gate.score[2].weight.normal_(0, 100.0)
+    _, attention = gate(torch.randn(2, 8, 5, 5))
+    ratio = attention.flatten(1).amax(1) / attention.flatten(1).amin(1)
+    assert float(ratio.max()) <= math.exp(2 * 2.0) * 1.0001
+    assert float(ratio.min()) > 10, "a strong score still moves the weight"
+
+
+def test_the_gate_trains_at_the_trunks_learning_rate() -> None:
+    classifier = ThermalClassifier(ThermalEncoder(attention=True), dropout=0.0)
+    module = ClassifierModule(
+        classifier,
+        functools.partial(torch.optim.SGD, lr=0.1),
+        class_weights=[1.0, 1.0],
+        positive_index=1,
+        backbone_lr_scale=0.1,
+    )
+    head, trunk = module.configure_optimizers().param_groups
+    gate = {id(p) for p in classifier.encoder.attention.parameters()}
+    assert gate <= {id(p) for p in trunk["params"]} and trunk["lr"] == pytest.approx(0.01)
+    assert not gate & {id(p) for p in head["params"]}
 
 
 def test_pretrained_from_file_and_clear_errors(tmp_path: Path) -> None:
@@ -137,7 +178,7 @@ def test_linear_probe_keeps_encoder_and_batchnorm_statistics_fixed() -> None:
 
 def test_full_finetune_updates_encoder_with_a_smaller_learning_rate() -> None:
     classifier, before = _fit("full")
-    running = "trunk.1.running_mean"
+    running = "trunk.stem.1.running_mean"
     assert not torch.allclose(classifier.encoder.state_dict()[running], before[running])
     module = ClassifierModule(
         classifier,

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import cv2
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from thermal_icas.data.asymmetry import SplitHalves
+from thermal_icas.asymmetry import side_label
 from thermal_icas.data.preprocess import (
     SKIPPED_FILE,
     PreprocessedImages,
@@ -38,6 +39,7 @@ from thermal_icas.data.transforms import eval_transform
 from thermal_icas.explain.maps import ExplanationMaps, explain_batch
 from thermal_icas.explain.overlay import explanation_rows
 from thermal_icas.models.backbone import PretrainedWeightsError
+from thermal_icas.models.encoder import explain_layer
 from thermal_icas.models.heads import ThermalClassifier
 from thermal_icas.reporting.results import METRICS_FILE
 
@@ -59,9 +61,13 @@ class TrainedRun:
     classifier: ThermalClassifier
 
     @property
-    def halves(self) -> SplitHalves | None:
-        asymmetry = self.cfg.asymmetry
-        return SplitHalves(asymmetry.align) if asymmetry.enabled else None
+    def on_midline(self) -> bool:
+        """The asymmetry arms were trained on upright faces centred on their midline."""
+        return bool(self.cfg.asymmetry.enabled)
+
+    @property
+    def explain_layer(self) -> str:
+        return explain_layer(self.cfg.explain.get("layer", "auto"), self.cfg.data.image_size)
 
 
 def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> TrainedRun:
@@ -111,7 +117,13 @@ def _load_classifier(checkpoint: Path, cfg: DictConfig, num_classes: int) -> The
     state = saved.get("state_dict") if isinstance(saved, dict) else None
     if not state or not any(key.startswith("model.") for key in state):
         raise PretrainedWeightsError(f"'{checkpoint}' is not a stage-2 classifier checkpoint")
-    encoder = instantiate(cfg.model.encoder, pretrained="none")
+    try:
+        encoder = instantiate(cfg.model.encoder, pretrained="none")
+    except InstantiationException as error:
+        raise PretrainedWeightsError(
+            f"'{checkpoint}': its run's model config does not build with this version "
+            f"(an older layout?): {str(error).splitlines()[0]}"
+        ) from None
     classifier = ThermalClassifier(encoder, num_classes, cfg.model.dropout)
     weights = {
         key.removeprefix("model."): v for key, v in state.items() if key.startswith("model.")
@@ -142,14 +154,13 @@ def preprocess_like_run(run: TrainedRun, paths: list[Path]) -> PreprocessedImage
     data = run.cfg.data
     masking = instantiate(run.cfg.mask)
     background = masking.background(data.mean, data.std)
-    halves = run.halves
     return preprocess_all(
         [str(p) for p in paths],
         masking,
         background,
         data.image_size,
         face_locator(masking),
-        centre=halves is not None,
+        centre=run.on_midline,
     )
 
 
@@ -160,19 +171,25 @@ def predict(
     batch_size: int = 64,
     explain: bool = False,
 ) -> Path:
-    """Writes `predictions.csv` (and `skipped.csv`, `explain/` overlays) into output_dir."""
+    """Writes `predictions.csv` (and `skipped.csv`, `explain/` overlays) into output_dir.
+
+    For the asymmetry arms every image is explained, for its `side` column: which side the
+    model blames (`asymmetry.side_scores`), with the signed score."""
     paths = find_images(source)
     processed = preprocess_like_run(run, paths)
-    transform = eval_transform(run.cfg.data.mean, run.cfg.data.std, run.halves)
+    transform = eval_transform(run.cfg.data.mean, run.cfg.data.std)
     device = next(run.classifier.parameters()).device
     probs: list[float] = []
+    sides: list[float] = []
     for start in range(0, len(processed.kept), batch_size):
         chunk = processed.images[start : start + batch_size]
         batch = torch.stack([transform(image) for image in chunk]).to(device)
-        if explain:
+        if explain or run.on_midline:
             # the explaining pass runs the model too: its logits are the predictions
-            maps = explain_batch(run.classifier, batch).cpu()
+            maps = explain_batch(run.classifier, batch, run.explain_layer).cpu()
             logits = maps.logits
+            if maps.side is not None:
+                sides += maps.side.tolist()
         else:
             with torch.inference_mode():
                 logits = run.classifier(batch)
@@ -186,11 +203,20 @@ def predict(
     target = output_dir / "predictions.csv"
     with target.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["path", "patient", "prob_positive", "predicted"])
-        for position, prob in zip(processed.kept, probs, strict=True):
+        writer.writerow(
+            [
+                "path",
+                "patient",
+                "prob_positive",
+                "predicted",
+                *(["side", "side_score"] if sides else []),
+            ]
+        )
+        for k, (position, prob) in enumerate(zip(processed.kept, probs, strict=True)):
             path = paths[position]
             label = run.classes.predicted(prob, run.threshold)
-            writer.writerow([str(path), _patient(path, pattern), f"{prob:.6f}", label])
+            side = [side_label(sides[k]), f"{sides[k]:.6f}"] if sides else []
+            writer.writerow([str(path), _patient(path, pattern), f"{prob:.6f}", label, *side])
     if processed.skipped:
         write_skipped(output_dir / SKIPPED_FILE, processed.skipped)
     log.info("Wrote %d predictions to %s", len(probs), target)
@@ -215,7 +241,6 @@ def _write_overlays(
 ) -> None:
     """One overlay per image of a batch; `probs` are its positive-class probabilities."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    halves = run.halves
     for k, prob in enumerate(probs):
         path = paths[processed.kept[start + k]]
         caption = f"{path.name}: p({run.classes.positive})={prob:.2f}"
@@ -223,7 +248,6 @@ def _write_overlays(
             processed.images[start + k : start + k + 1],
             processed.faces[start + k : start + k + 1],
             maps.select(k),
-            halves,
             [caption],
         )
         name = f"{start + k:04d}_{path.stem}.png"

@@ -15,15 +15,17 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
+from thermal_icas.asymmetry import side_metrics
 from thermal_icas.data.preprocess import SKIPPED_FILE, write_skipped
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.evaluation import EvalSettings, Scores, evaluate
 from thermal_icas.evaluation.thresholds import youden_threshold
+from thermal_icas.explain.focus import shortcut_alarm
 from thermal_icas.explain.report import write_explanations
 from thermal_icas.lit.classifier import ClassifierModule
 from thermal_icas.lit.contrastive import ContrastiveModule
 from thermal_icas.models.checkpoint import ENCODER_FILE, load_encoder, save_encoder
-from thermal_icas.models.encoder import ThermalEncoder
+from thermal_icas.models.encoder import ThermalEncoder, explain_layer
 from thermal_icas.models.heads import ThermalClassifier
 from thermal_icas.reporting.console import print_config_tree, print_metrics_table
 from thermal_icas.reporting.contact_sheet import contact_sheet
@@ -53,8 +55,8 @@ log = logging.getLogger(__name__)
 # masked inputs shown once per run in TensorBoard
 SHEET_IMAGES = 8
 EXPLAIN_DIR = "explain"
-# the ResNet backbones downsample by 32
-MIN_INPUT_SIDE = 32
+# smallest side of the trunk's input (a whole face or one half of it)
+MIN_INPUT_SIDE = 16
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
@@ -125,13 +127,17 @@ def _train_and_test(
 
 
 def check_image_size(cfg: DictConfig) -> None:
-    """A ResNet shrinks its input 32-fold; below that the last feature map has no extent."""
+    """A ResNet shrinks its input 32-fold; below 16 px a side even layer3's map is a single
+    position, nothing left to explain. Each half of an asymmetry input is half as wide."""
     size = cfg.data.image_size
-    width = size // 2 if cfg.asymmetry.enabled else size
+    halves = cfg.asymmetry.fusion != "none"
+    width = size // 2 if halves else size
     if min(size, width) < MIN_INPUT_SIDE:
+        smallest = 2 * MIN_INPUT_SIDE if halves else MIN_INPUT_SIDE
         raise ConfigError(
             f"data.image_size={size} is too small for model.backbone={cfg.model.backbone}: the "
-            f"model input ({size} x {width}) needs at least {MIN_INPUT_SIDE} px on each side"
+            f"model input ({size} x {width}) needs at least {MIN_INPUT_SIDE} px on each side; "
+            f"use data.image_size={smallest} or more"
         )
 
 
@@ -225,6 +231,7 @@ def classifier_module(
         mode=stage.mode,
         backbone_lr_scale=stage.backbone_lr_scale,
         focus_metrics=cfg.explain.focus_metrics,
+        explain_layer=explain_layer(cfg.explain.layer, cfg.data.image_size),
         device_batches=data.device_batches(),
     )
 
@@ -260,7 +267,7 @@ def finetune_and_test(
             return module.model, {}
         trainer = _evaluation_trainer(cfg, loggers)
 
-    val, _ = _predict(trainer, module, data, "val", stage.batch_size, best)
+    val, _, _ = _predict(trainer, module, data, "val", stage.batch_size, best)
     module.decision_threshold = youden_threshold(val.scores, val.labels)
     test_loader = data.loader("test", batch_size=stage.batch_size, train=False)
     (results,) = trainer.test(module, test_loader, ckpt_path=best, verbose=False)
@@ -269,13 +276,13 @@ def finetune_and_test(
         metrics["val/auroc_best"] = float(checkpoint.best_model_score)
 
     if rank_zero_only.rank == 0:
-        test, indices = _predict(trainer, module, data, "test", stage.batch_size, best)
+        test, indices, sides = _predict(trainer, module, data, "test", stage.batch_size, best)
         assert data.classes is not None
         names = (data.classes.negative, data.classes.positive)
         settings: EvalSettings = instantiate(cfg.eval)
         output_dir = Path(cfg.paths.output_dir)
         metrics.update(evaluate(val, test, module.decision_threshold, settings, output_dir, names))
-        _write_test_reports(cfg, module, data, test, indices, metrics)
+        _write_test_reports(cfg, module, data, test, indices, sides, metrics)
     return module.model, metrics
 
 
@@ -285,6 +292,7 @@ def _write_test_reports(
     data: ThermalData,
     test: Scores,
     indices: list[int],
+    sides: list[float] | None,
     metrics: dict[str, float],
 ) -> None:
     assert data.classes is not None
@@ -292,7 +300,14 @@ def _write_test_reports(
     threshold = metrics["test/threshold"]
     records = [data.rows[i][0] for i in indices]
     probs = test.scores.tolist()
-    write_predictions(output_dir / "test_predictions.csv", records, probs, threshold, data.classes)
+    if sides is not None:
+        positive = [r.label == data.classes.positive_index for r in records]
+        paths, patients = [r.path for r in records], [r.patient for r in records]
+        metrics.update(side_metrics(paths, patients, positive, sides))
+    shortcut_alarm(metrics, cfg.explain.min_in_face)
+    write_predictions(
+        output_dir / "test_predictions.csv", records, probs, threshold, data.classes, sides
+    )
     targets = torch.as_tensor(test.labels)
     plot_roc(
         torch.as_tensor(test.scores),
@@ -313,6 +328,7 @@ def _write_test_reports(
         probs,
         threshold,
         data.classes,
+        module.hparams.explain_layer,
         cfg.explain.examples_per_group,
         cfg.explain.tile,
     )
@@ -325,9 +341,10 @@ def _predict(
     split: str,
     batch_size: int,
     ckpt_path: str | None,
-) -> tuple[Scores, list[int]]:
+) -> tuple[Scores, list[int], list[float] | None]:
     """A split's positive-class probabilities with each image's patient and target (as
-    trained: permuted in a null run's val split), and the images' row indices."""
+    trained: permuted in a null run's val split), the images' row indices, and for the
+    asymmetry arms the side each image is blamed on."""
     loader = data.loader(split, batch_size=batch_size, train=False)
     outputs = trainer.predict(module, loader, ckpt_path=ckpt_path)
     assert outputs is not None
@@ -336,7 +353,8 @@ def _predict(
     )
     indices = index.tolist()
     patients = [data.rows[i][0].patient for i in indices]
-    return Scores.of_images(patients, targets.tolist(), probs.double().tolist()), indices
+    sides = torch.cat([o["side"] for o in outputs]).tolist() if "side" in outputs[0] else None
+    return Scores.of_images(patients, targets.tolist(), probs.double().tolist()), indices, sides
 
 
 def _trainer(cfg: DictConfig, epochs: int, stage: str, loggers: list[Logger]) -> L.Trainer:

@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from thermal_icas.data.asymmetry import SplitHalves
 from thermal_icas.data.transforms import AugmentConfig
 
 BLUR_KERNEL = 5
@@ -34,9 +33,11 @@ DRAWS = 10
 
 
 class BatchAugment(nn.Module):
-    """uint8 (B, 3, S, S) -> normalised float (B, C, S, W): C=3, W=S, or C=6, W=S/2 (halves).
+    """uint8 (B, 3, S, S) -> normalised float (B, 3, S, S).
 
-    On a CUDA device the output is channels-last, the layout the model runs in there.
+    With `keep_midline` (the asymmetry arms) the crop stays centred on the face's midline and
+    nothing rotates, as in `transforms.train_transform`. On a CUDA device the output is
+    channels-last, the layout the model runs in there.
     """
 
     def __init__(
@@ -45,15 +46,14 @@ class BatchAugment(nn.Module):
         augment: AugmentConfig,
         mean: Sequence[float],
         std: Sequence[float],
-        halves: SplitHalves | None = None,
+        keep_midline: bool = False,
     ) -> None:
         super().__init__()
-        self.size = (image_size, image_size // 2 if halves else image_size)
+        self.size = (image_size, image_size)
         self.augment = augment
-        self.halves = halves
-        repeat = 2 if halves is not None else 1
-        self.mean = np.array(list(mean) * repeat)
-        self.inv_std = 1.0 / np.array(list(std) * repeat)
+        self.keep_midline = keep_midline
+        self.mean = np.array(list(mean))
+        self.inv_std = 1.0 / np.array(list(std))
         noise_scale = torch.tensor(augment.noise_std * self.inv_std, dtype=torch.float32)
         self.register_buffer("noise_scale", noise_scale.view(1, -1, 1, 1), persistent=False)
         self.register_buffer("base_grid", _base_grid(*self.size), persistent=False)
@@ -61,17 +61,13 @@ class BatchAugment(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         batch, device = images.shape[0], images.device
         height, width = images.shape[-2:]
-        # with halves the crop is drawn within a half, the image that gets resampled
-        params = self._draw(batch, (height, width // 2 if self.halves else width))
+        params = self._draw(batch, (height, width))
         if device.type == "cuda":
             params = params.pin_memory()
-        theta, gain, const, mean_gain, kernel, flip = _unpack(
+        theta, gain, const, mean_gain, kernel = _unpack(
             params.to(device, non_blocking=True), batch, len(self.mean)
         )
         x = images.float()
-        if self.halves is not None:
-            # the whole face is flipped before the split; the halves then move together
-            x = self.halves(torch.where(flip.view(-1, 1, 1, 1) > 0, x.flip(-1), x))
         grid = torch.matmul(self.base_grid, theta.transpose(1, 2))
         x = F.grid_sample(x, grid.view(batch, *self.size, 2), mode="bilinear", align_corners=False)
         bias = torch.addcmul(const, mean_gain, x.mean(dim=(1, 2, 3), keepdim=True))
@@ -104,12 +100,12 @@ class BatchAugment(nn.Module):
         fits = (crop_w <= 1) & (crop_h <= 1)
         crop_w = np.where(fits, crop_w, 1.0)
         crop_h = np.where(fits, crop_h, 1.0)
-        centre_x = (1 - crop_w) * (2 * u[:, 3] - 1)
+        centre_x = (1 - crop_w) * (2 * u[:, 3] - 1) * (not self.keep_midline)
         centre_y = (1 - crop_h) * (2 * u[:, 4] - 1)
-        angle = np.deg2rad((2 * u[:, 5] - 1) * a.rotation_degrees)
+        degrees = 0.0 if self.keep_midline else a.rotation_degrees
+        angle = np.deg2rad((2 * u[:, 5] - 1) * degrees)
         cos, sin = np.cos(angle), np.sin(angle)
-        # with halves the flip happened before the split, on the device
-        sign = np.where(flip & (self.halves is None), -1.0, 1.0)
+        sign = np.where(flip, -1.0, 1.0)
         theta = np.stack(
             [
                 sign * crop_w * cos,
@@ -136,7 +132,7 @@ class BatchAugment(nn.Module):
         kernel = np.where(u[:, 9:10] < a.blur_p, gaussian, (offsets == 0).astype(float))
         kernel_2d = (kernel[:, :, None] * kernel[:, None, :]).reshape(batch, -1)
         packed = np.concatenate(
-            [theta, gain, const, mean_gain, kernel_2d, flip[:, None]], axis=1, dtype=np.float32
+            [theta, gain, const, mean_gain, kernel_2d], axis=1, dtype=np.float32
         )
         return torch.from_numpy(packed)
 
@@ -152,9 +148,9 @@ class BatchAugment(nn.Module):
 
 def _unpack(params: Tensor, batch: int, channels: int) -> tuple[Tensor, ...]:
     """Views of the packed parameters: theta (B,2,3), gain, const, mean_gain (B,C,1,1),
-    blur kernel (B, k*k), flip (B,)."""
-    sizes = [6, channels, channels, channels, BLUR_KERNEL**2, 1]
-    theta, gain, const, mean_gain, kernel, flip = params.split(sizes, dim=1)
+    blur kernel (B, k*k)."""
+    sizes = [6, channels, channels, channels, BLUR_KERNEL**2]
+    theta, gain, const, mean_gain, kernel = params.split(sizes, dim=1)
     per_channel = (batch, channels, 1, 1)
     return (
         theta.view(batch, 2, 3),
@@ -162,7 +158,6 @@ def _unpack(params: Tensor, batch: int, channels: int) -> tuple[Tensor, ...]:
         const.reshape(per_channel),
         mean_gain.reshape(per_channel),
         kernel,
-        flip.reshape(batch),
     )
 
 

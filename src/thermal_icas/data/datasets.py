@@ -9,8 +9,6 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from thermal_icas.data.asymmetry import SplitHalves
-
 
 class CachedImageDataset(Dataset):
     """Serves augmented views of preprocessed uint8 images.
@@ -18,8 +16,7 @@ class CachedImageDataset(Dataset):
     `views=2` yields two independent augmentations of one image for contrastive learning.
     The dataset index of each image travels with the batch so callers can check which images
     a stage actually received. With `faces`, evaluation samples also carry the face region at
-    the model's input geometry (averaged over the two halves in asymmetry mode), which focus
-    metrics score explanation maps against.
+    the model's input geometry, which focus metrics score explanation maps against.
     """
 
     def __init__(
@@ -30,7 +27,6 @@ class CachedImageDataset(Dataset):
         transform: nn.Module,
         views: int = 1,
         faces: Tensor | None = None,
-        halves: SplitHalves | None = None,
     ) -> None:
         if views < 1:
             raise ValueError(f"views must be >= 1, got {views}")
@@ -40,7 +36,6 @@ class CachedImageDataset(Dataset):
         self.transform = transform
         self.views = views
         self.faces = faces
-        self.halves = halves
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -58,10 +53,7 @@ class CachedImageDataset(Dataset):
         return sample
 
     def face(self, index: int) -> Tensor:
-        face = self.faces[index][None].float() / 255.0
-        if self.halves is None:
-            return face
-        return self.halves(face).mean(0, keepdim=True)
+        return self.faces[index][None].float() / 255.0
 
 
 class IndexBatches(Dataset):

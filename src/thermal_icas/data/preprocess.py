@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from thermal_icas.data.asymmetry import centre_on_midline, face_midline
+from thermal_icas.asymmetry import align_on_midline
 from thermal_icas.data.imageio import load_rgb
 from thermal_icas.data.records import DatasetError
 from thermal_icas.masks.base import FaceMask
@@ -66,8 +66,8 @@ def preprocess_all(
 
     `face_locator` finds the face region that focus metrics score maps against, the same for
     every mask option (the run's mask itself when it is that locator). With `centre`, each
-    image is also padded so that the face's midline becomes its centre column, where the
-    asymmetry input splits it into halves.
+    face is also turned upright and padded so that its midline becomes the centre column,
+    where the asymmetry arms split it into halves.
     """
     log.info("Preprocessing %d images at %dx%d", len(paths), image_size, image_size)
     images = torch.empty((len(paths), 3, image_size, image_size), dtype=torch.uint8)
@@ -91,9 +91,7 @@ def preprocess_all(
         if face is None:
             face = np.ones(image.shape[:2], np.float32)
         if centre:
-            midline = face_midline(face, image.shape[1])
-            picture = centre_on_midline(picture, midline, background)
-            face = centre_on_midline(face, midline, np.zeros(1, np.float32))
+            picture, face = align_on_midline(picture, face, background)
         images[i] = to_uint8_chw(picture, image_size)
         faces[i] = torch.from_numpy(to_uint8(face, image_size))
         if masked.mask is not None:

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from thermal_icas.data.asymmetry import SplitHalves
 from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.datasets import CachedImageDataset, IndexBatches, keep_batch
 from thermal_icas.data.device_batches import DeviceBatches
@@ -92,7 +91,8 @@ class ThermalData:
         self.mean = tuple(mean)
         self.std = tuple(std)
         self.mask = mask
-        self.halves = SplitHalves(str(asymmetry["align"])) if asymmetry["enabled"] else None
+        # the asymmetry arms compare the halves: faces upright, centred on their midline
+        self.on_midline = bool(asymmetry["enabled"])
         self.synthetic = synthetic
         self.cache_dir = Path(cache_dir)
         self.classes: ClassInfo | None = None
@@ -118,7 +118,7 @@ class ThermalData:
             self.background(),
             self.image_size,
             face_locator(self.mask),
-            centre=self.halves is not None,
+            centre=self.on_midline,
         )
         # patients are split after unusable images are skipped, so none takes a split's place
         # with no image left
@@ -260,13 +260,13 @@ class ThermalData:
             return IndexBatches(self.indices(split))
         if train:
             transform = train_transform(
-                self.image_size, self.augment, self.mean, self.std, self.halves
+                self.image_size, self.augment, self.mean, self.std, self.on_midline
             )
         else:
-            transform = eval_transform(self.mean, self.std, self.halves)
+            transform = eval_transform(self.mean, self.std)
         faces = None if train else self.faces
         return CachedImageDataset(
-            self.images, self.labels, self.indices(split), transform, views, faces, self.halves
+            self.images, self.labels, self.indices(split), transform, views, faces
         )
 
     def device_batches(self) -> DeviceBatches | None:
@@ -277,7 +277,9 @@ class ThermalData:
         if self._device_batches is None:
             if self.images is None or self.labels is None:
                 raise RuntimeError("call setup() before asking for device batches")
-            augment = BatchAugment(self.image_size, self.augment, self.mean, self.std, self.halves)
+            augment = BatchAugment(
+                self.image_size, self.augment, self.mean, self.std, self.on_midline
+            )
             self._device_batches = DeviceBatches(self.images, self.labels, augment)
         return self._device_batches
 

@@ -6,14 +6,13 @@ are a shared contrast/offset on all channels, blur and sensor-like noise.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 from torchvision.transforms import v2
-
-from thermal_icas.data.asymmetry import SplitHalves
 
 
 @dataclass(frozen=True)
@@ -56,46 +55,68 @@ def to_float() -> v2.Transform:
     return v2.ToDtype(torch.float32, scale=True)
 
 
+class MidlineCrop(nn.Module):
+    """A random resized crop whose centre stays on the image's centre column.
+
+    Faces of the asymmetry arms are centred on their midline, which the model splits them at;
+    a crop centred anywhere else would move one half's anatomy against the other's.
+    """
+
+    def __init__(self, size: int, scale: tuple[float, float], ratio: tuple[float, float]):
+        super().__init__()
+        self.size = size
+        self.scale = scale
+        self.log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+
+    def forward(self, image: Tensor) -> Tensor:
+        height, width = image.shape[-2:]
+        area = height * width * float(torch.empty(()).uniform_(*self.scale))
+        ratio = math.exp(float(torch.empty(()).uniform_(*self.log_ratio)))
+        crop_w = min(width, round(math.sqrt(area * ratio)))
+        crop_h = min(height, round(math.sqrt(area / ratio)))
+        # an even margin on both sides, so the centre column stays the centre column
+        left = (width - crop_w) // 2
+        crop_w = width - 2 * left
+        top = int(torch.randint(0, height - crop_h + 1, ()))
+        return v2.functional.resized_crop(
+            image, top, left, crop_h, crop_w, [self.size, self.size], antialias=True
+        )
+
+
 def train_transform(
     image_size: int,
     augment: AugmentConfig,
     mean: Sequence[float],
     std: Sequence[float],
-    halves: SplitHalves | None = None,
+    keep_midline: bool = False,
 ) -> nn.Module:
     """Augmentation for uint8 CxHxW tensors that are already masked and resized.
 
-    With `halves` the whole face is flipped before it is split, and the geometric and
-    photometric changes after the split act on both halves at once, identically.
+    With `keep_midline` (the asymmetry arms) the face's midline stays the centre column: the
+    crop is centred on it and there is no rotation (the faces were turned upright when they
+    were preprocessed); a flip mirrors the face about its midline, which keeps it in place.
     """
-    height, width = image_size, image_size // 2 if halves else image_size
-    aspect = width / height
-    crop = v2.RandomResizedCrop(
-        (height, width), scale=augment.crop_scale, ratio=(0.9 * aspect, 1.1 * aspect)
-    )
-    flip = v2.RandomHorizontalFlip(augment.hflip_p)
-    geometry = [crop, flip] if halves is None else [flip, halves, crop]
+    if keep_midline:
+        geometry: list[nn.Module] = [
+            MidlineCrop(image_size, augment.crop_scale, (0.9, 1.1)),
+            v2.RandomHorizontalFlip(augment.hflip_p),
+        ]
+    else:
+        geometry = [
+            v2.RandomResizedCrop(image_size, scale=augment.crop_scale, ratio=(0.9, 1.1)),
+            v2.RandomHorizontalFlip(augment.hflip_p),
+            v2.RandomRotation(augment.rotation_degrees),
+        ]
     steps: list[nn.Module] = [
         to_float(),
         *geometry,
-        v2.RandomRotation(augment.rotation_degrees),
         IntensityJitter(augment.contrast, augment.offset),
         v2.RandomApply([v2.GaussianBlur(5, sigma=augment.blur_sigma)], p=augment.blur_p),
         GaussianNoise(augment.noise_std),
-        _normalize(mean, std, halves),
+        v2.Normalize(list(mean), list(std)),
     ]
     return v2.Compose(steps)
 
 
-def eval_transform(
-    mean: Sequence[float], std: Sequence[float], halves: SplitHalves | None = None
-) -> nn.Module:
-    steps = [to_float(), *([halves] if halves is not None else []), _normalize(mean, std, halves)]
-    return v2.Compose(steps)
-
-
-def _normalize(
-    mean: Sequence[float], std: Sequence[float], halves: SplitHalves | None
-) -> v2.Normalize:
-    repeat = 2 if halves is not None else 1
-    return v2.Normalize(list(mean) * repeat, list(std) * repeat)
+def eval_transform(mean: Sequence[float], std: Sequence[float]) -> nn.Module:
+    return v2.Compose([to_float(), v2.Normalize(list(mean), list(std))])

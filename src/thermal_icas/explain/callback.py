@@ -30,7 +30,8 @@ class ExplanationGrid(Callback):
             return
         indices = dataset.indices[: self.num_images]
         batch = torch.stack([dataset[i]["image"] for i in range(len(indices))])
-        maps = explain_batch(pl_module.model, batch.to(pl_module.device)).cpu()
+        layer = pl_module.hparams.explain_layer
+        maps = explain_batch(pl_module.model, batch.to(pl_module.device), layer).cpu()
         captions = [
             f"image {index}: class {int(dataset.labels[index])}, "
             f"predicted {int(p.argmax())} ({float(p.max()):.2f})"
@@ -40,7 +41,6 @@ class ExplanationGrid(Callback):
             dataset.images[indices],
             dataset.faces[indices],
             maps,
-            dataset.halves,
             captions,
             self.tile,
         )

@@ -7,14 +7,16 @@ as a distribution of mass over its pixels:
   spreads evenly scores the face's area share; one that looks only at the face scores 1.
 - `sparsity`: share of the mass in the top 10% of pixels (0.1 for an even map, 1.0 when all
   mass sits in at most a tenth of the pixels).
-- `lr_balance` (asymmetry input only): share of the input attribution |x * d score / dx| on the
-  left-half channels; 0.5 is balanced. The spatial maps cannot tell the halves apart, since
-  both halves share every pixel position.
+- `lr_balance` (asymmetry arms only): share of the input attribution |x * d score / dx| on the
+  image-left half of the face; 0.5 is balanced.
 
 Maps with no mass (Grad-CAM is all zero when no feature supports the prediction) are left out.
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import MutableMapping
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +25,10 @@ from torchmetrics import Metric
 
 from thermal_icas.explain.maps import ExplanationMaps
 
+log = logging.getLogger(__name__)
+
 TOP_FRACTION = 0.1
+ALARM_KEY = "test/attention/outside_face"
 SCORES = ("in_face", "sparsity", "gate_in_face", "gate_sparsity", "lr_balance")
 
 
@@ -89,3 +94,23 @@ class FocusMetrics(Metric):
             if count > 0:
                 values[f"{self.prefix}{name}"] = (getattr(self, f"{name}_sum") / count).float()
         return values
+
+
+def shortcut_alarm(metrics: MutableMapping[str, float], min_in_face: float) -> bool:
+    """Flag (`test/attention/outside_face` = 1, and a warning) a run whose test Grad-CAM puts
+    less than `min_in_face` of its mass on the face: its score likely rests on the background
+    (a hot object, a wall, the crop's border), not on the face."""
+    in_face = metrics.get("test/attention/in_face")
+    if in_face is None:
+        return False
+    alarm = in_face < min_in_face
+    metrics[ALARM_KEY] = float(alarm)
+    if alarm:
+        log.warning(
+            "SHORTCUT ALARM: the model looks mostly outside the face (test attention/in_face "
+            "%.2f < explain.min_in_face %.2f); its score may rest on the background. Try a face "
+            "mask (mask=content_based) and look at <run>/explain/.",
+            in_face,
+            min_in_face,
+        )
+    return alarm

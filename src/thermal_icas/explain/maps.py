@@ -1,13 +1,14 @@
 """Explanation maps for any classifier: Grad-CAM for every arm, the gate's own map if it has one.
 
-Grad-CAM (Selvaraju et al., 2017) weights the last feature map's channels by the spatially
-averaged gradient of a class score and keeps the positive part. The score here is the
-predicted class's margin (its logit minus the mean of the others), the evidence for the
-decision over the alternative; a single logit can be negative everywhere and leave no map.
-It needs only the model's forward pass, so the four ablation arms are explained by the same
-method on the same images. Lightning evaluates under inference mode, where autograd is off
-and tensors cannot join a graph, so maps are computed on a fresh copy of the input with
-autograd on.
+Grad-CAM (Selvaraju et al., 2017) weights a feature map's channels by the spatially averaged
+gradient of a class score and keeps the positive part. The score here is the predicted
+class's margin (its logit minus the mean of the others), the evidence for the decision over
+the alternative; a single logit can be negative everywhere and leave no map. The layer is
+`explain.layer`: the last one (layer4) is only 2x2 at 64 px, where any map is about the face's
+area share, so by default the deepest layer with a map of at least 6x6 is used. Maps from the
+halves of an asymmetry input are put back where their pixels came from, so every map covers
+the whole face. Lightning evaluates under inference mode, where autograd is off and tensors
+cannot join a graph, so maps are computed on a fresh copy of the input with autograd on.
 """
 
 from __future__ import annotations
@@ -18,18 +19,17 @@ from dataclasses import dataclass, fields, replace
 import torch
 from torch import Tensor
 
+from thermal_icas.asymmetry import side_scores
 from thermal_icas.models.heads import ThermalClassifier
-
-# channels of one face half in the asymmetry input (left half first)
-HALF_CHANNELS = 3
 
 
 @dataclass(frozen=True)
 class ExplanationMaps:
     logits: Tensor  # (B, classes), from the same forward pass as the maps
-    gradcam: Tensor  # (B, h, w) >= 0, at the last feature map's resolution
-    gate: Tensor | None  # (B, h, w) >= 0, mean 1: the attention gate's map
-    left_share: Tensor | None  # (B,) share of input attribution on the left half (6 channels)
+    gradcam: Tensor  # (B, h, w) >= 0 over the whole face
+    gate: Tensor | None  # (B, h', w') >= 0, mean 1 per half: the attention gate's map
+    left_share: Tensor | None  # (B,) share of the input attribution on the image-left half
+    side: Tensor | None  # (B,) > 0: the image-left side is cooler where Grad-CAM looks
 
     @property
     def probs(self) -> Tensor:
@@ -47,28 +47,35 @@ class ExplanationMaps:
         return replace(self, **{k: change(v) for k, v in present.items() if v is not None})
 
 
-def explain_batch(classifier: ThermalClassifier, images: Tensor) -> ExplanationMaps:
+def grad_cam(features: Tensor, gradient: Tensor) -> Tensor:
+    """(B, C, h, w) activations and their gradients -> (B, h, w) Grad-CAM maps."""
+    weights = gradient.mean(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * features).sum(1))
+
+
+def explain_batch(classifier: ThermalClassifier, images: Tensor, layer: str) -> ExplanationMaps:
     """Maps for the class each image is predicted as, without changing the model's mode."""
+    encoder = classifier.encoder
     with torch.inference_mode(False), torch.enable_grad():
         x = images.detach().clone().requires_grad_(True)
-        features, gate = classifier.encoder.feature_map(x)
-        logits = classifier.head(classifier.encoder.pool(features).flatten(1))
+        out = encoder.forward_maps(x, capture=layer)
+        assert out.captured is not None
+        logits = classifier.head(out.features)
         predicted = logits.argmax(-1, keepdim=True)
         others = (logits.sum(-1, keepdim=True) - logits.gather(1, predicted)) / (
             logits.shape[-1] - 1
         )
         score = (logits.gather(1, predicted) - others).sum()
-        feature_grad, input_grad = torch.autograd.grad(score, [features, x])
-    weights = feature_grad.mean(dim=(2, 3), keepdim=True)
-    cam = torch.relu((weights * features).sum(1)).detach()
-    left_share = None
-    if x.shape[1] == 2 * HALF_CHANNELS:
-        attribution = (x * input_grad).abs().detach().sum(dim=(2, 3))
-        left = attribution[:, :HALF_CHANNELS].sum(1)
-        left_share = left / attribution.sum(1).clamp_min(1e-12)
+        feature_grad, input_grad = torch.autograd.grad(score, [out.captured, x])
+    cam = encoder.adapter.to_face(grad_cam(out.captured.detach(), feature_grad)).float()
+    left_share = side = None
+    if encoder.adapter.fusion != "none":
+        attribution = (x * input_grad).abs().detach().sum(1)
+        half = attribution.shape[-1] // 2
+        left = attribution[..., :half].sum((1, 2))
+        left_share = left / attribution.sum((1, 2)).clamp_min(1e-12)
+        side = side_scores(images.detach(), cam)
+    gate = None if out.gate is None else encoder.adapter.to_face(out.gate.detach()[:, 0]).float()
     return ExplanationMaps(
-        logits=logits.detach(),
-        gradcam=cam.float(),
-        gate=None if gate is None else gate.detach()[:, 0].float(),
-        left_share=left_share,
+        logits=logits.detach(), gradcam=cam, gate=gate, left_share=left_share, side=side
     )

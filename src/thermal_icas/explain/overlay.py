@@ -6,29 +6,13 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
-import torch
 from torch import Tensor
 
-from thermal_icas.data.asymmetry import SplitHalves
 from thermal_icas.explain.focus import upsample
 from thermal_icas.explain.maps import ExplanationMaps
 
 CAPTION_HEIGHT = 18
 HEAT_WEIGHT = 0.45
-
-
-def full_face_maps(maps: Tensor, size: int, halves: SplitHalves | None) -> Tensor:
-    """(B, h, w) maps -> (B, S, S') over the whole face.
-
-    A map over the half-width asymmetry input covers both halves at once, so it is drawn on
-    both: as is on the left half, and on the right half mirrored back (or shifted back, for
-    `align=translate`), where those pixels came from.
-    """
-    if halves is None:
-        return upsample(maps, (size, size))
-    left = upsample(maps, (size, size // 2))
-    right = left.flip(-1) if halves.align == "mirror" else left
-    return torch.cat([left, right], dim=-1)
 
 
 def heat_overlay(image: np.ndarray, heat: np.ndarray) -> np.ndarray:
@@ -43,19 +27,18 @@ def explanation_rows(
     images: Tensor,
     faces: Tensor,
     maps: ExplanationMaps,
-    halves: SplitHalves | None,
     captions: Sequence[str],
     tile: int = 128,
 ) -> np.ndarray:
     """An RGB uint8 sheet, one captioned row per image: input | face | Grad-CAM | gate.
 
-    `images` are the cached (B, 3, S, S) uint8 model inputs before any split into halves and
+    `images` are the cached (B, 3, S, S) uint8 model inputs (whole faces) and
     `faces` the (B, S, S) uint8 face regions; the gate column appears when the model has one.
     """
     size = images.shape[-1]
-    columns = [full_face_maps(maps.gradcam, size, halves)]
+    columns = [upsample(maps.gradcam, (size, size))]
     if maps.gate is not None:
-        columns.append(full_face_maps(maps.gate, size, halves))
+        columns.append(upsample(maps.gate, (size, size)))
     titles = ["input", "face", "Grad-CAM", "attention gate"][: 2 + len(columns)]
     rows = [np.hstack([_caption(title, tile) for title in titles])]
     for i, caption in enumerate(captions):

@@ -29,6 +29,7 @@ def write_explanations(
     probs: Sequence[float],
     threshold: float,
     classes: ClassInfo,
+    layer: str,
     per_group: int = 4,
     tile: int = 128,
 ) -> list[Path]:
@@ -51,7 +52,7 @@ def write_explanations(
     picked = [indices[order[k]] for k, _ in chosen]
     device = next(classifier.parameters()).device
     batch = torch.stack([dataset[position[i]]["image"] for i in picked]).to(device)
-    maps = explain_batch(classifier, batch).cpu()
+    maps = explain_batch(classifier, batch, layer).cpu()
     faces = dataset.faces[picked]
     face_regions = torch.stack([dataset.face(i)[0] for i in picked])
     in_face = in_face_share(maps.gradcam, face_regions).tolist()
@@ -69,7 +70,6 @@ def write_explanations(
             dataset.images[picked[k : k + 1]],
             faces[k : k + 1],
             maps.select(k),
-            dataset.halves,
             [caption],
             tile,
         )
@@ -88,7 +88,7 @@ def write_explanations(
             ]
         )
     captions = [f"{row[2]}, p={float(row[3]):.2f}: {row[4].upper()}" for row in rows]
-    overview = explanation_rows(dataset.images[picked], faces, maps, dataset.halves, captions, tile)
+    overview = explanation_rows(dataset.images[picked], faces, maps, captions, tile)
     cv2.imwrite(str(out_dir / OVERVIEW_FILE), cv2.cvtColor(overview, cv2.COLOR_RGB2BGR))
     with (out_dir / INDEX_FILE).open("w", newline="") as handle:
         writer = csv.writer(handle)

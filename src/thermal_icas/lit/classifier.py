@@ -25,7 +25,9 @@ class ClassifierModule(TrainingMeansModule):
     `mode="linear"` freezes the encoder and keeps it in eval mode for good, so its BatchNorm
     statistics cannot drift; `mode="full"` trains it with a smaller learning rate than the head.
     With `focus_metrics`, val and test batches that carry face regions are also explained
-    (Grad-CAM, gate map) and scored by `<stage>/attention/*` focus metrics.
+    (Grad-CAM at `explain_layer`, gate map) and scored by `<stage>/attention/*` focus metrics.
+    The attention gate is part of the encoder and trains at the trunk's learning rate: at the
+    head's (10x) rate it outran the features it weights.
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class ClassifierModule(TrainingMeansModule):
         mode: str = "full",
         backbone_lr_scale: float = 0.1,
         focus_metrics: bool = True,
+        explain_layer: str = "layer4",
         device_batches: DeviceBatches | None = None,
     ) -> None:
         super().__init__()
@@ -104,7 +107,7 @@ class ClassifierModule(TrainingMeansModule):
         batch, which runs the model anyway, so each batch goes through the model once."""
         if not (self.hparams.focus_metrics and "face" in batch):
             return self(batch["image"])
-        maps = explain_batch(self.model, batch["image"])
+        maps = explain_batch(self.model, batch["image"], self.hparams.explain_layer)
         focus.update(maps, batch["face"])
         return maps.logits
 
@@ -145,19 +148,18 @@ class ClassifierModule(TrainingMeansModule):
         self._log_focus(self.test_focus)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
-        return {
-            "prob": self.positive_probability(self(batch["image"])),
-            "target": self._targets(batch["label"]),
-            "index": batch["index"],
-        }
+        """Probabilities; for the asymmetry arms also the side each image is blamed on."""
+        out = {"target": self._targets(batch["label"]), "index": batch["index"]}
+        if self.model.encoder.adapter.fusion == "none":
+            return {"prob": self.positive_probability(self(batch["image"])), **out}
+        maps = explain_batch(self.model, batch["image"], self.hparams.explain_layer)
+        assert maps.side is not None
+        return {"prob": self.positive_probability(maps.logits), "side": maps.side, **out}
 
     def configure_optimizers(self) -> Any:
-        head = [*self.model.head.parameters()]
-        if self.model.encoder.attention is not None:
-            head += [*self.model.encoder.attention.parameters()]
-        groups = [{"params": [p for p in head if p.requires_grad]}]
+        groups = [{"params": [*self.model.head.parameters()]}]
         if not self.frozen_encoder:
-            groups.append({"params": [*self.model.encoder.trunk.parameters()]})
+            groups.append({"params": [*self.model.encoder.parameters()]})
         optimizer = self.optimizer_factory(groups)
         if not self.frozen_encoder:
             optimizer.param_groups[1]["lr"] *= self.hparams.backbone_lr_scale

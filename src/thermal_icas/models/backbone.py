@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch import nn
 from torchvision import models
 
 from thermal_icas.settings import ConfigError
@@ -66,42 +65,3 @@ def _from_file(factory: Callable[..., models.ResNet], name: str, path: Path) -> 
             f"model.pretrained='{path}' lacks {len(missing)} {name} weights, e.g. {missing[:3]}"
         )
     return model
-
-
-def widen_first_conv(conv: nn.Conv2d, in_channels: int) -> nn.Conv2d:
-    """A first convolution for `in_channels` = k x 3 inputs, from the 3-channel weights.
-
-    The weights are copied into each 3-channel group and divided by k, so k identical groups
-    give exactly the 3-channel response, whatever the initialisation (ImageNet, file or none).
-    """
-    groups, remainder = divmod(in_channels, conv.in_channels)
-    if remainder or groups < 1:
-        raise ValueError(f"in_channels={in_channels} is not a multiple of {conv.in_channels}")
-    wide = nn.Conv2d(
-        in_channels,
-        conv.out_channels,
-        kernel_size=conv.kernel_size,
-        stride=conv.stride,
-        padding=conv.padding,
-        bias=conv.bias is not None,
-    )
-    with torch.no_grad():
-        wide.weight.copy_(conv.weight.repeat(1, groups, 1, 1) / groups)
-        if conv.bias is not None:
-            wide.bias.copy_(conv.bias)
-    return wide
-
-
-def resnet_trunk(model: models.ResNet) -> tuple[nn.Sequential, int]:
-    """Everything up to the last feature map, and that map's channel count."""
-    trunk = nn.Sequential(
-        model.conv1,
-        model.bn1,
-        model.relu,
-        model.maxpool,
-        model.layer1,
-        model.layer2,
-        model.layer3,
-        model.layer4,
-    )
-    return trunk, model.fc.in_features

@@ -1,40 +1,106 @@
-"""The encoder shared by both stages: ResNet trunk, optional attention gate, global pooling."""
+"""The encoder shared by both stages: asymmetry input adapter, ResNet trunk, optional attention
+gate after one of its layers, global pooling."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor, nn
 
+from thermal_icas.asymmetry import build_adapter
 from thermal_icas.models.attention import SpatialAttentionGate
-from thermal_icas.models.backbone import build_resnet, resnet_trunk, widen_first_conv
+from thermal_icas.models.backbone import build_resnet
+from thermal_icas.settings import ConfigError
+
+LAYERS = ("layer1", "layer2", "layer3", "layer4")
+# how much each layer's output is smaller than the input, per side
+STRIDES = dict(zip(LAYERS, (4, 8, 16, 32), strict=True))
+
+
+@dataclass(frozen=True)
+class EncoderOutput:
+    features: Tensor  # (B, out_dim), one vector per face
+    captured: Tensor | None  # (B', C, h, w): the requested layer's output, part of the graph
+    gate: Tensor | None  # (B', 1, h, w): the attention gate, mean 1
 
 
 class ThermalEncoder(nn.Module):
+    """`fusion` none | early | siamese (see `thermal_icas.asymmetry.fusion`) decides how the
+    whole face, centred on its midline, reaches the trunk. With `attention`, a gate weights the
+    positions of `attention_layer`'s output: on layer4 just before pooling, on layer3 before
+    layer4 (for small inputs, whose layer4 map is 2x2)."""
+
     def __init__(
         self,
         backbone: str = "resnet18",
         pretrained: str = "none",
-        in_channels: int = 3,
+        fusion: str = "none",
+        align: str = "mirror",
         attention: bool = False,
+        attention_layer: str = "layer4",
         attention_hidden_channels: int | None = None,
+        attention_score_bound: float = 3.0,
     ) -> None:
         super().__init__()
-        self.arch = {"backbone": backbone, "attention": attention, "in_channels": in_channels}
+        if attention_layer not in ("layer3", "layer4"):
+            raise ConfigError(f"attention.layer='{attention_layer}' must be layer3 or layer4")
+        self.arch = {
+            "backbone": backbone,
+            "fusion": fusion,
+            "align": align,
+            "attention": attention,
+            "attention_layer": attention_layer,
+        }
+        self.adapter = build_adapter(fusion, align)
         resnet = build_resnet(backbone, pretrained)
-        if in_channels != 3:
-            resnet.conv1 = widen_first_conv(resnet.conv1, in_channels)
-        self.trunk, self.out_dim = resnet_trunk(resnet)
-        self.attention = (
-            SpatialAttentionGate(self.out_dim, attention_hidden_channels) if attention else None
+        resnet.conv1 = self.adapter.first_conv(resnet.conv1)
+        self.trunk = nn.ModuleDict(
+            {
+                "stem": nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool),
+                **{name: getattr(resnet, name) for name in LAYERS},
+            }
         )
+        self.attention_layer = attention_layer if attention else None
+        self.attention = None
+        if attention:
+            channels = _out_channels(self.trunk[attention_layer])
+            self.attention = SpatialAttentionGate(
+                channels, attention_hidden_channels, attention_score_bound
+            )
+        self.out_dim = self.adapter.feature_dim(resnet.fc.in_features)
         self.pool = nn.AdaptiveAvgPool2d(1)
 
-    def feature_map(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """The (gated) last feature map and the attention map, for pooling or for display."""
-        features = self.trunk(x)
-        if self.attention is None:
-            return features, None
-        return self.attention(features)
+    def forward_maps(self, faces: Tensor, capture: str | None = None) -> EncoderOutput:
+        """Features, plus the output of layer `capture` (after the gate, if it sits there)."""
+        x = self.trunk["stem"](self.adapter.split(faces))
+        captured = gate = None
+        for name in LAYERS:
+            x = self.trunk[name](x)
+            if name == self.attention_layer:
+                assert self.attention is not None
+                x, gate = self.attention(x)
+            if name == capture:
+                captured = x
+        if capture is not None and capture not in LAYERS:
+            raise ConfigError(f"explain.layer='{capture}' must be one of {LAYERS}")
+        return EncoderOutput(self.adapter.combine(self.pool(x).flatten(1)), captured, gate)
 
-    def forward(self, x: Tensor) -> Tensor:
-        features, _ = self.feature_map(x)
-        return self.pool(features).flatten(1)
+    def forward(self, faces: Tensor) -> Tensor:
+        return self.forward_maps(faces).features
+
+
+def explain_layer(setting: str, image_size: int, min_side: int = 6) -> str:
+    """`explain.layer`, with `auto` = the deepest layer whose map over the face is at least
+    `min_side` positions a side (fine enough to tell the face's outline from the background):
+    layer2 at 64 px, layer3 at 96-191 px, layer4 from 192 px."""
+    if setting != "auto":
+        if setting not in LAYERS:
+            raise ConfigError(f"explain.layer='{setting}' must be auto or one of {LAYERS}")
+        return setting
+    fine = [name for name in LAYERS if image_size // STRIDES[name] >= min_side]
+    return fine[-1] if fine else LAYERS[0]
+
+
+def _out_channels(layer: nn.Sequential) -> int:
+    last = layer[-1]
+    return int((last.bn3 if hasattr(last, "bn3") else last.bn2).num_features)

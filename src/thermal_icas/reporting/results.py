@@ -11,6 +11,7 @@ from pathlib import Path
 import lightning
 import torch
 
+from thermal_icas.asymmetry import side_label
 from thermal_icas.data.records import ClassInfo, ImageRecord
 
 METRICS_FILE = "metrics.json"
@@ -43,13 +44,16 @@ def write_predictions(
     probs: Sequence[float],
     threshold: float,
     classes: ClassInfo,
+    sides: Sequence[float] | None = None,
 ) -> None:
-    """One row per test image, so errors can be traced back to patients and files."""
+    """One row per test image, so errors can be traced back to patients and files; for the
+    asymmetry arms with the side the model blames (`side`, `side_score`)."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["path", "patient", "label", "prob_positive", "predicted"])
-        for record, prob in zip(records, probs, strict=True):
+        extra = ["side", "side_score"] if sides is not None else []
+        writer.writerow(["path", "patient", "label", "prob_positive", "predicted", *extra])
+        for k, (record, prob) in enumerate(zip(records, probs, strict=True)):
             predicted = classes.predicted(prob, threshold)
-            writer.writerow(
-                [record.path, record.patient, classes.names[record.label], f"{prob:.6f}", predicted]
-            )
+            side = [side_label(sides[k]), f"{sides[k]:.6f}"] if sides is not None else []
+            label = classes.names[record.label]
+            writer.writerow([record.path, record.patient, label, f"{prob:.6f}", predicted, *side])

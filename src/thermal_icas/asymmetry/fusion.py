@@ -1,0 +1,150 @@
+"""Model input adapters: the whole face in, the trunk's input out, and the trunk's pooled
+features back to one vector per face.
+
+- `none`: the face as it is.
+- `early`: left half and mirrored right half stacked as 6 channels (the older script's input).
+  The first convolution starts as groups (W + V) / 2 and (W - V) / 2, V a fresh random init:
+  equal halves still give exactly W applied to one half (ImageNet weights keep their meaning),
+  and the weights start sensitive to the difference L - R. The older [W/2, W/2] start computes
+  W (L + R) / 2 only; a face and its mirror image swap the halves, so the gradients that could
+  have taught it L - R cancel and it never learns the one thing the input is for.
+- `siamese`: one 3-channel trunk applied to the left half and to the mirrored right half,
+  pooled features combined as [(f(L) + f(R)) / 2, |f(L) - f(R)|]: what both sides share and
+  what differs between them, symmetric in the two sides (a face and its mirror image get the
+  same score) and with ImageNet weights usable unchanged.
+
+`align=mirror` flips the right half so the same anatomical point sits at the same pixel in both
+halves; `translate` only shifts it (the older script's behaviour), for comparison.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from thermal_icas.settings import ConfigError
+
+FUSIONS = ("none", "early", "siamese")
+ALIGNMENTS = ("mirror", "translate")
+
+
+class InputAdapter(nn.Module):
+    """`fusion=none`: the whole face goes through the trunk as it is."""
+
+    fusion = "none"
+
+    def split(self, faces: Tensor) -> Tensor:
+        """(B, 3, H, W) faces -> the trunk's input batch."""
+        return faces
+
+    def combine(self, pooled: Tensor) -> Tensor:
+        """The trunk's pooled features -> (B, feature_dim) per face."""
+        return pooled
+
+    def to_face(self, maps: Tensor) -> Tensor:
+        """(B', h, w) maps over the trunk's input -> (B, h, W) maps over the whole face."""
+        return maps
+
+    def feature_dim(self, channels: int) -> int:
+        return channels
+
+    def first_conv(self, conv: nn.Conv2d) -> nn.Conv2d:
+        return conv
+
+
+class _Halves(InputAdapter):
+    def __init__(self, align: str = "mirror") -> None:
+        super().__init__()
+        if align not in ALIGNMENTS:
+            raise ConfigError(f"asymmetry.align='{align}' must be one of {ALIGNMENTS}")
+        self.align = align
+
+    def halves(self, faces: Tensor) -> tuple[Tensor, Tensor]:
+        """The left half and the (mirrored or shifted) right half of faces centred on their
+        midline, each (B, C, H, W // 2)."""
+        half = faces.shape[-1] // 2
+        left, right = faces[..., :half], faces[..., faces.shape[-1] - half :]
+        return left, right.flip(-1) if self.align == "mirror" else right
+
+    def _whole(self, left: Tensor, right: Tensor) -> Tensor:
+        """Half-width maps put back where their pixels came from."""
+        return torch.cat([left, right.flip(-1) if self.align == "mirror" else right], dim=-1)
+
+
+class EarlyFusion(_Halves):
+    fusion = "early"
+
+    def split(self, faces: Tensor) -> Tensor:
+        return torch.cat(self.halves(faces), dim=1)
+
+    def to_face(self, maps: Tensor) -> Tensor:
+        """One map covers both halves at once, so it is drawn on both."""
+        return self._whole(maps, maps)
+
+    def first_conv(self, conv: nn.Conv2d) -> nn.Conv2d:
+        return early_fusion_conv(conv)
+
+
+class SiameseFusion(_Halves):
+    fusion = "siamese"
+
+    def split(self, faces: Tensor) -> Tensor:
+        return torch.cat(self.halves(faces), dim=0)
+
+    def combine(self, pooled: Tensor) -> Tensor:
+        left, right = pooled.chunk(2)
+        return torch.cat([(left + right) / 2, (left - right).abs()], dim=1)
+
+    def to_face(self, maps: Tensor) -> Tensor:
+        return self._whole(*maps.chunk(2))
+
+    def feature_dim(self, channels: int) -> int:
+        return 2 * channels
+
+
+def build_adapter(fusion: str, align: str = "mirror") -> InputAdapter:
+    adapters = {"none": InputAdapter, "early": EarlyFusion, "siamese": SiameseFusion}
+    if fusion not in adapters:
+        raise ConfigError(f"asymmetry.fusion='{fusion}' must be one of {FUSIONS}")
+    return adapters[fusion]() if fusion == "none" else adapters[fusion](align)
+
+
+def early_fusion_conv(conv: nn.Conv2d) -> nn.Conv2d:
+    """A 6-channel first convolution [(W + V) / 2, (W - V) / 2] from a 3-channel one (W)."""
+    wide = nn.Conv2d(
+        2 * conv.in_channels,
+        conv.out_channels,
+        kernel_size=conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        bias=conv.bias is not None,
+    )
+    fresh = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, bias=False).weight
+    with torch.no_grad():
+        weight, difference = conv.weight, fresh.to(conv.weight)
+        wide.weight.copy_(torch.cat([weight + difference, weight - difference], dim=1) / 2)
+        if conv.bias is not None:
+            wide.bias.copy_(conv.bias)
+    return wide
+
+
+def side_scores(faces: Tensor, maps: Tensor) -> Tensor:
+    """(B,) which side the model blames: right minus left intensity (the left half against the
+    mirrored right half, channel mean of the model input) weighted by where the map puts its
+    mass, both sides' map mass pooled. Positive: the image-left side is cooler where the model
+    looks, negative: the image-right side. Reduced perfusion, what ICAS does, cools the
+    affected side, hence the reading. `faces` (B, 3, H, W) centred on the midline; `maps`
+    (B, h, w) >= 0 over the whole face."""
+    height, width = faces.shape[-2:]
+    half = width // 2
+    weight = F.interpolate(maps[:, None].float(), size=(height, width), mode="bilinear")[:, 0]
+    weight = weight[..., :half] + weight[..., width - half :].flip(-1)
+    intensity = faces.float().mean(1)
+    left, right = intensity[..., :half], intensity[..., width - half :].flip(-1)
+    return ((right - left) * weight).sum((1, 2)) / weight.sum((1, 2)).clamp_min(1e-12)
+
+
+def side_label(score: float) -> str:
+    """The image side a `side_scores` value blames."""
+    return "left" if score > 0 else "right"
