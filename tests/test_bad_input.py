@@ -78,7 +78,7 @@ def _unknown_option(tmp_path: Path) -> tuple[list[str], str]:
 
 
 def _image_too_small(tmp_path: Path) -> tuple[list[str], str]:
-    return ["data.image_size=16"], "data.image_size=16 is too small"
+    return ["data.image_size=8"], "use data.image_size=16 or more"
 
 
 def _class_absent_from_a_split(tmp_path: Path) -> tuple[list[str], str]:

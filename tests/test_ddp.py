@@ -57,7 +57,9 @@ def test_ddp_sweep_trains_with_two_processes_and_keeps_outputs_together(
         assert "No training batches" not in log
         assert list((out / "checkpoints" / "classifier").glob("best-*.ckpt"))
         assert not (out / "error.txt").exists()
-        assert 0.0 <= json.loads((out / "metrics.json").read_text())["test/auroc"] <= 1.0
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert 0.0 <= metrics["test/auroc"] <= 1.0
+        assert 0.0 <= metrics["contrastive/probe_auroc"] <= 1.0, "rank 0 ran the probes"
         test_images = {row["path"] for row in _rows(out / "splits.csv") if row["split"] == "test"}
         predicted = [row["path"] for row in _rows(out / "test_predictions.csv")]
         assert sorted(predicted) == sorted(test_images), "every test image once, on rank 0"

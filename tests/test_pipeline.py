@@ -171,6 +171,7 @@ def test_reuses_saved_encoder_and_split(compose_cfg: ComposeFn, tmp_path: Path) 
     )
     metrics = run(second)
     assert "contrastive/probe_auroc" not in metrics
+    assert metrics["run/backbone_lr_scale"] == 0.1, "the saved encoder's weights are learned"
     assert not (tmp_path / "second" / "checkpoints" / "encoder.pt").exists()
     assert (tmp_path / "first" / "splits.csv").read_text() == (
         tmp_path / "second" / "splits.csv"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from thermal_icas.explain.focus import shortcut_alarm
 from thermal_icas.explain.report import write_explanations
 from thermal_icas.lit.classifier import ClassifierModule
 from thermal_icas.lit.contrastive import ContrastiveModule
+from thermal_icas.lit.probe import ProbeCallback
 from thermal_icas.models.checkpoint import ENCODER_FILE, load_encoder, save_encoder
 from thermal_icas.models.encoder import ThermalEncoder, explain_layer
 from thermal_icas.models.heads import ThermalClassifier
@@ -119,6 +121,7 @@ def _train_and_test(
 
     if rank_zero_only.rank == 0:
         metrics["run/threads"] = float(torch.get_num_threads())
+        metrics["run/backbone_lr_scale"] = backbone_lr_scale(cfg)
         write_run_info(output_dir / RUN_INFO_FILE)
         write_metrics(output_dir / METRICS_FILE, metrics)
         log_hparams(loggers, cfg, metrics)
@@ -180,7 +183,8 @@ def pretrain(
     loggers: list[Logger],
     resume_from: str | None = None,
 ) -> dict[str, float]:
-    """Stage 1 sees only the training split; val images only score the detached probe."""
+    """Stage 1 trains on the training split only; the probes read frozen features of the
+    training and val images to score the encoder and train nothing in it."""
     stage = cfg.training.contrastive
     assert data.classes is not None
     module = ContrastiveModule(
@@ -189,12 +193,17 @@ def pretrain(
         optimizer=instantiate(stage.optimizer),
         scheduler=instantiate(stage.scheduler) if stage.get("scheduler") else None,
         projection_dim=cfg.model.projection_dim,
-        num_classes=len(data.classes.names),
-        positive_index=data.classes.positive_index,
-        probe_lr=stage.probe_lr,
         device_batches=data.device_batches(),
     )
-    trainer = _trainer(cfg, stage.epochs, "contrastive", loggers)
+    probe = ProbeCallback(
+        train_loader=data.loader("train", batch_size=stage.batch_size, train=False),
+        val_loader=data.loader("val", batch_size=stage.batch_size, train=False),
+        patients=[record.patient for record, _ in data.rows],
+        positive_index=data.classes.positive_index,
+        every=stage.probe_every,
+        knn_k=stage.knn_k,
+    )
+    trainer = _trainer(cfg, stage.epochs, "contrastive", loggers, [probe])
     trainer.fit(
         module,
         train_dataloaders=data.loader(
@@ -204,7 +213,6 @@ def pretrain(
             views=2,
             processes=trainer.world_size,
         ),
-        val_dataloaders=data.loader("val", batch_size=stage.batch_size, train=False),
         ckpt_path=resume_from,
     )
     # a fit resumed from its last epoch's checkpoint runs no epoch but still draws (a new loader
@@ -213,7 +221,7 @@ def pretrain(
     saved = next((c.last for c in trainer.callbacks if isinstance(c, RngState)), None)
     if saved is not None:
         set_rng_state(saved)
-    return module.probe_results()
+    return probe.results
 
 
 def classifier_module(
@@ -229,11 +237,25 @@ def classifier_module(
         class_weights=data.class_weights(),
         positive_index=data.classes.positive_index,
         mode=stage.mode,
-        backbone_lr_scale=stage.backbone_lr_scale,
+        backbone_lr_scale=backbone_lr_scale(cfg),
         focus_metrics=cfg.explain.focus_metrics,
         explain_layer=explain_layer(cfg.explain.layer, cfg.data.image_size),
         device_batches=data.device_batches(),
     )
+
+
+def backbone_lr_scale(cfg: DictConfig) -> float:
+    """`auto`: 0.1 for a trunk that starts from learned weights (stage 1, a saved encoder,
+    `model.pretrained`), 1.0 for one that starts from scratch, which has everything to learn."""
+    scale = cfg.training.finetune.backbone_lr_scale
+    if scale != "auto":
+        return float(scale)
+    learned = (
+        not cfg.training.skip_contrastive
+        or bool(cfg.training.encoder_ckpt)
+        or str(cfg.model.pretrained) != "none"
+    )
+    return 0.1 if learned else 1.0
 
 
 def finetune_and_test(
@@ -357,9 +379,15 @@ def _predict(
     return Scores.of_images(patients, targets.tolist(), probs.double().tolist()), indices, sides
 
 
-def _trainer(cfg: DictConfig, epochs: int, stage: str, loggers: list[Logger]) -> L.Trainer:
+def _trainer(
+    cfg: DictConfig,
+    epochs: int,
+    stage: str,
+    loggers: list[Logger],
+    extra_callbacks: Sequence[Callback] = (),
+) -> L.Trainer:
     callbacks: list[Callback] = _instantiate_all(cfg.callbacks.get("common"))
-    callbacks += _instantiate_all(cfg.callbacks.get(stage))
+    callbacks += [*_instantiate_all(cfg.callbacks.get(stage)), *extra_callbacks]
     extra = {}
     if cfg.trainer.get("sync_batchnorm") and not _on_gpu(cfg):
         # SyncBatchNorm exists for CUDA only; CPU processes (gloo) keep per-process statistics
