@@ -131,6 +131,7 @@ def test_focus_metrics_average_and_skip_empty_maps() -> None:
     metric.update(maps, torch.cat([face, face[:1]]))
     values = {k: float(v) for k, v in metric.compute().items()}
     assert values["val/attention/in_face"] == pytest.approx(1.0)
+    assert values["val/attention/face_area"] == pytest.approx(0.25, abs=1e-6)
     assert values["val/attention/gate_in_face"] == pytest.approx(0.25, abs=1e-6)
     assert values["val/attention/lr_balance"] == pytest.approx(0.4)
 
@@ -142,7 +143,7 @@ def test_attention_and_asymmetry_run_writes_focus_metrics_and_overlays(
     run(cfg)
     out = Path(cfg.paths.output_dir)
     saved = json.loads((out / "metrics.json").read_text())
-    for name in ("in_face", "sparsity", "gate_in_face", "gate_sparsity", "lr_balance"):
+    for name in ("in_face", "face_area", "sparsity", "gate_in_face", "gate_sparsity", "lr_balance"):
         assert 0.0 <= saved[f"test/attention/{name}"] <= 1.0, name
     with (out / "explain" / "index.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -252,11 +253,14 @@ def test_in_face_tells_a_background_shortcut_from_a_model_that_reads_the_face() 
     assert shortcut < area - 0.05, "a model that reads the background must score below chance"
     assert reads_face > area + 0.15
     assert reads_face - shortcut > 0.25
+    for in_face, alarm in ((shortcut, True), (reads_face, False)):
+        metrics = {"test/attention/in_face": in_face, "test/attention/face_area": area}
+        assert shortcut_alarm(metrics, 0.8) is alarm
 
 
 def test_the_shortcut_alarm_fires_below_the_level_only() -> None:
-    low = {"test/attention/in_face": 0.3}
-    assert shortcut_alarm(low, 0.5) and low["test/attention/outside_face"] == 1.0
-    high = {"test/attention/in_face": 0.7}
-    assert not shortcut_alarm(high, 0.5) and high["test/attention/outside_face"] == 0.0
-    assert not shortcut_alarm({}, 0.5)
+    low = {"test/attention/in_face": 0.3, "test/attention/face_area": 0.4}
+    assert shortcut_alarm(low, 0.8) and low["test/attention/outside_face"] == 1.0
+    even = {"test/attention/in_face": 0.4, "test/attention/face_area": 0.4}
+    assert not shortcut_alarm(even, 0.8) and even["test/attention/outside_face"] == 0.0
+    assert not shortcut_alarm({"test/attention/in_face": 0.1}, 0.8)

@@ -33,7 +33,7 @@ SMOKE = ["experiment=smoke", "model.pretrained=none"]
 NULL_CHECK = [
     *SMOKE,
     "data.synthetic.signal=4",
-    "data.synthetic.num_patients=60",
+    "data.synthetic.num_patients=90",
     "training.finetune.epochs=10",
     "explain.focus_metrics=false",
 ]

@@ -326,7 +326,7 @@ def _write_test_reports(
         positive = [r.label == data.classes.positive_index for r in records]
         paths, patients = [r.path for r in records], [r.patient for r in records]
         metrics.update(side_metrics(paths, patients, positive, sides))
-    shortcut_alarm(metrics, cfg.explain.min_in_face)
+    shortcut_alarm(metrics, cfg.explain.min_in_face_lift)
     write_predictions(
         output_dir / "test_predictions.csv", records, probs, threshold, data.classes, sides
     )

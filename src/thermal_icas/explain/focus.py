@@ -5,6 +5,7 @@ as a distribution of mass over its pixels:
 
 - `in_face`: share of the mass on the face region (the soft face mask as weight). A map that
   spreads evenly scores the face's area share; one that looks only at the face scores 1.
+- `face_area`: the face's share of the image, what an even map scores as `in_face`.
 - `sparsity`: share of the mass in the top 10% of pixels (0.1 for an even map, 1.0 when all
   mass sits in at most a tenth of the pixels).
 - `lr_balance` (asymmetry arms only): share of the input attribution |x * d score / dx| on the
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 TOP_FRACTION = 0.1
 ALARM_KEY = "test/attention/outside_face"
-SCORES = ("in_face", "sparsity", "gate_in_face", "gate_sparsity", "lr_balance")
+SCORES = ("in_face", "face_area", "sparsity", "gate_in_face", "gate_sparsity", "lr_balance")
 
 
 def upsample(maps: Tensor, size: tuple[int, int]) -> Tensor:
@@ -68,6 +69,9 @@ class FocusMetrics(Metric):
         faces = faces.flatten(0, -3)  # (B, 1, H, W) -> (B, H, W)
         size = (faces.shape[-2], faces.shape[-1])
         self._add("in_face", "sparsity", maps.gradcam, faces, size)
+        kept = maps.gradcam.flatten(1).sum(1) > 0
+        if kept.any():
+            self._accumulate("face_area", faces[kept].mean((1, 2)))
         if maps.gate is not None:
             self._add("gate_in_face", "gate_sparsity", maps.gate, faces, size)
         if maps.left_share is not None:
@@ -96,21 +100,26 @@ class FocusMetrics(Metric):
         return values
 
 
-def shortcut_alarm(metrics: MutableMapping[str, float], min_in_face: float) -> bool:
+def shortcut_alarm(metrics: MutableMapping[str, float], min_lift: float) -> bool:
     """Flag (`test/attention/outside_face` = 1, and a warning) a run whose test Grad-CAM puts
-    less than `min_in_face` of its mass on the face: its score likely rests on the background
-    (a hot object, a wall, the crop's border), not on the face."""
+    less of its mass on the face than `min_lift` x the face's area share (what an even map
+    would put there): its score likely rests on the background (a hot object, a wall, the
+    crop's border), not on the face. Relative to the area share, since the crops' faces cover
+    anything from a third to two thirds of the frame."""
     in_face = metrics.get("test/attention/in_face")
-    if in_face is None:
+    area = metrics.get("test/attention/face_area")
+    if in_face is None or not area:
         return False
-    alarm = in_face < min_in_face
+    alarm = in_face < min_lift * area
     metrics[ALARM_KEY] = float(alarm)
     if alarm:
         log.warning(
             "SHORTCUT ALARM: the model looks mostly outside the face (test attention/in_face "
-            "%.2f < explain.min_in_face %.2f); its score may rest on the background. Try a face "
-            "mask (mask=content_based) and look at <run>/explain/.",
+            "%.2f, below explain.min_in_face_lift %.2f x the face's area share %.2f); its score "
+            "may rest on the background. Try a face mask (mask=content_based) and look at "
+            "<run>/explain/.",
             in_face,
-            min_in_face,
+            min_lift,
+            area,
         )
     return alarm
