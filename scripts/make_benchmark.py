@@ -107,12 +107,15 @@ def cooling(mask: np.ndarray, sides: list[int], rng: np.random.Generator, jitter
     return field * mask
 
 
-def hot_object(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """A warm disc or rectangle of random size at least 16 px clear of the face, or None."""
+def hot_object(
+    mask: np.ndarray, rng: np.random.Generator, size: tuple[float, float]
+) -> np.ndarray | None:
+    """A warm disc or rectangle at least 16 px clear of the face, or None; its radius a random
+    share `size` of the canvas."""
     keep_out = cv2.dilate(mask.astype(np.uint8), np.ones((33, 33), np.uint8)) > 0
     y, x = np.ogrid[0:CANVAS, 0:CANVAS]
     for _ in range(200):
-        r = rng.uniform(0.025, 0.06) * CANVAS
+        r = rng.uniform(*size) * CANVAS
         cx, cy = rng.uniform(r, CANVAS - r, 2)
         if rng.random() < 0.5:
             obj = (x - cx) ** 2 + (y - cy) ** 2 <= r * r
@@ -181,7 +184,11 @@ def build(src: Path, out: Path, spec: dict) -> list[dict]:
             value -= depth * cooling(mask, sides, cool_rng, spec["jitter"])
             visible, present = mask, False
             wanted = object_rng.random() < (rate if bool(label) == (split == "train") else 1 - rate)
-            if spec["shortcut"] and wanted and (obj := hot_object(mask, object_rng)) is not None:
+            if (
+                spec["shortcut"]
+                and wanted
+                and (obj := hot_object(mask, object_rng, spec["shortcut_size"])) is not None
+            ):
                 value = np.where(obj, object_rng.uniform(0.8, 1.0) * 255, value)
                 visible, present = mask | obj, True
             rel = f"{split}/{CLASS_DIRS[int(label)]}/{pid}_{image_id}.jpg"
@@ -302,6 +309,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--bilateral-fraction", type=float, default=0.0, help="negatives cooled on both sides")
     add("--shortcut", action="store_true", help="hot background object, reversed in test")
     add("--shortcut-rate", type=float, default=0.9, help="its rate with the label it tracks")
+    add("--shortcut-size", type=float, nargs=2, default=(0.025, 0.06), help="radius / canvas")
     add("--palette", choices=sorted(PALETTES), default="inferno")
     add("--overwrite", action="store_true", help="replace OUT/train and OUT/test")
     add("--baseline-only", action="store_true", help="only score the benchmark in OUT")
