@@ -83,15 +83,20 @@ def test_gate_scores_are_bounded() -> None:
     assert float(ratio.min()) > 10, "a strong score still moves the weight"
 
 
-def test_the_gate_trains_at_the_trunks_learning_rate() -> None:
-    classifier = ThermalClassifier(ThermalEncoder(attention=True), dropout=0.0)
-    module = ClassifierModule(
+def _sgd_module(classifier: ThermalClassifier) -> ClassifierModule:
+    """Full fine-tuning with SGD at 0.1, the trunk at a tenth of it."""
+    return ClassifierModule(
         classifier,
         functools.partial(torch.optim.SGD, lr=0.1),
         class_weights=[1.0, 1.0],
         positive_index=1,
         backbone_lr_scale=0.1,
     )
+
+
+def test_the_gate_trains_at_the_trunks_learning_rate() -> None:
+    classifier = ThermalClassifier(ThermalEncoder(attention=True), dropout=0.0)
+    module = _sgd_module(classifier)
     head, trunk = module.configure_optimizers().param_groups
     gate = {id(p) for p in classifier.encoder.attention.parameters()}
     assert gate <= {id(p) for p in trunk["params"]} and trunk["lr"] == pytest.approx(0.01)
@@ -180,13 +185,7 @@ def test_full_finetune_updates_encoder_with_a_smaller_learning_rate() -> None:
     classifier, before = _fit("full")
     running = "trunk.stem.1.running_mean"
     assert not torch.allclose(classifier.encoder.state_dict()[running], before[running])
-    module = ClassifierModule(
-        classifier,
-        functools.partial(torch.optim.SGD, lr=0.1),
-        class_weights=[1.0, 1.0],
-        positive_index=1,
-        backbone_lr_scale=0.1,
-    )
+    module = _sgd_module(classifier)
     optimizer = module.configure_optimizers()
     assert [group["lr"] for group in optimizer.param_groups] == pytest.approx([0.1, 0.01])
 

@@ -72,6 +72,8 @@ class ThermalEncoder(nn.Module):
 
     def forward_maps(self, faces: Tensor, capture: str | None = None) -> EncoderOutput:
         """Features, plus the output of layer `capture` (after the gate, if it sits there)."""
+        if capture is not None and capture not in LAYERS:
+            raise ConfigError(f"explain.layer='{capture}' must be one of {LAYERS}")
         x = self.trunk["stem"](self.adapter.split(faces))
         captured = gate = None
         for name in LAYERS:
@@ -81,8 +83,6 @@ class ThermalEncoder(nn.Module):
                 x, gate = self.attention(x)
             if name == capture:
                 captured = x
-        if capture is not None and capture not in LAYERS:
-            raise ConfigError(f"explain.layer='{capture}' must be one of {LAYERS}")
         return EncoderOutput(self.adapter.combine(self.pool(x).flatten(1)), captured, gate)
 
     def forward(self, faces: Tensor) -> Tensor:
