@@ -95,6 +95,10 @@ def _bad_setting(tmp_path: Path) -> tuple[list[str], str]:
     return ["asymmetry=on", "asymmetry.align=tilt", "data.image_size=64"], "asymmetry.align='tilt'"
 
 
+def _bad_explain_method(tmp_path: Path) -> tuple[list[str], str]:
+    return ["explain.method=gradcam++"], "explain.method='gradcam++' must be one of"
+
+
 CASES: dict[str, Callable[[Path], tuple[list[str], str]]] = {
     "missing-data-dir": _missing,
     "empty-data-dir": _empty,
@@ -107,6 +111,7 @@ CASES: dict[str, Callable[[Path], tuple[list[str], str]]] = {
     "class-absent-from-a-split": _class_absent_from_a_split,
     "test-dir-other-classes": _test_dir_with_other_classes,
     "bad-setting-value": _bad_setting,
+    "bad-explain-method": _bad_explain_method,
 }
 
 

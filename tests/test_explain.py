@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from tests.conftest import ComposeFn
+from tests.conftest import ComposeFn, load_script
+from thermal_icas.config import project_root
 from thermal_icas.explain import FocusMetrics, explain_batch, in_face_share, top_mass_share
-from thermal_icas.explain.focus import shortcut_alarm
 from thermal_icas.explain.maps import ExplanationMaps
+from thermal_icas.explain.shortcut import shortcut_alarm
 from thermal_icas.models.encoder import ThermalEncoder, explain_layer
 from thermal_icas.models.heads import ThermalClassifier
 from thermal_icas.pipeline import run
@@ -63,7 +66,7 @@ def test_maps_are_computed_under_inference_mode_and_with_a_frozen_encoder() -> N
     with torch.inference_mode():
         images = torch.randn(3, 3, 64, 64)
         maps = explain_batch(classifier, images, "layer2")
-    assert maps.gradcam.shape == (3, 8, 8) and (maps.gradcam >= 0).all()
+    assert maps.cam.shape == (3, 8, 8) and (maps.cam >= 0).all()
     assert maps.gate is not None and maps.gate.shape == (3, 2, 2)
     assert maps.left_share is None and maps.side is None
     assert not classifier.training, "explaining must not switch the model to training mode"
@@ -76,7 +79,7 @@ def test_asymmetry_maps_cover_the_whole_face_and_see_which_half_drives(fusion: s
     images = torch.randn(4, 3, 64, 64)
     images[..., 32:] = 0.0  # nothing on the right half can contribute
     maps = explain_batch(classifier, images, "layer2")
-    assert maps.gradcam.shape == (4, 8, 8)
+    assert maps.cam.shape == (4, 8, 8)
     assert maps.gate is not None and maps.gate.shape == (4, 2, 2)
     assert maps.left_share is not None and maps.side is not None
     assert torch.allclose(maps.left_share, torch.ones(4))
@@ -94,26 +97,30 @@ def test_explain_layer_auto_gives_maps_of_at_least_six_by_six() -> None:
         explain_layer("fc", 64)
 
 
-def test_grad_cam_equals_captums_layer_grad_cam() -> None:
-    """The hand-written Grad-CAM against a maintained implementation, on the same score (the
-    predicted class's margin over the other classes)."""
-    from captum.attr import LayerGradCam
-
+def _three_class_model() -> tuple[ThermalClassifier, torch.Tensor, Callable]:
+    """A random 3-class model, 4 images, and the score the maps explain: each class's margin
+    over the mean of the others."""
     torch.manual_seed(0)
-    encoder = ThermalEncoder("resnet18", "none")
-    classifier = ThermalClassifier(encoder, 3, 0.0).eval()
-    images = torch.randn(4, 3, 64, 64)
-    ours = explain_batch(classifier, images, "layer3")
+    classifier = ThermalClassifier(ThermalEncoder("resnet18", "none"), 3, 0.0).eval()
 
     def margins(x: torch.Tensor) -> torch.Tensor:
         logits = classifier(x)
         return logits - (logits.sum(-1, keepdim=True) - logits) / (logits.shape[-1] - 1)
 
-    reference = LayerGradCam(margins, encoder.trunk["layer3"]).attribute(
+    return classifier, torch.randn(4, 3, 64, 64), margins
+
+
+def test_grad_cam_equals_captums_layer_grad_cam() -> None:
+    """The hand-written Grad-CAM against a maintained implementation, on the same score."""
+    from captum.attr import LayerGradCam
+
+    classifier, images, margins = _three_class_model()
+    ours = explain_batch(classifier, images, "layer3", "gradcam")
+    reference = LayerGradCam(margins, classifier.encoder.trunk["layer3"]).attribute(
         images, target=ours.logits.argmax(-1).tolist(), relu_attributions=True
     )
-    assert reference.shape == (4, 1, 4, 4) and ours.gradcam.abs().sum() > 0
-    torch.testing.assert_close(ours.gradcam, reference[:, 0].detach(), rtol=1e-4, atol=1e-6)
+    assert reference.shape == (4, 1, 4, 4) and ours.cam.abs().sum() > 0
+    torch.testing.assert_close(ours.cam, reference[:, 0].detach(), rtol=1e-4, atol=1e-6)
 
 
 def test_focus_metrics_average_and_skip_empty_maps() -> None:
@@ -122,7 +129,7 @@ def test_focus_metrics_average_and_skip_empty_maps() -> None:
     empty = torch.zeros(1, 32, 32)
     maps = ExplanationMaps(
         logits=torch.zeros(3, 2),
-        gradcam=torch.cat([inside, empty]),
+        cam=torch.cat([inside, empty]),
         gate=torch.ones(3, 32, 32),
         left_share=torch.tensor([0.2, 0.4, 0.6]),
         side=None,
@@ -145,6 +152,9 @@ def test_attention_and_asymmetry_run_writes_focus_metrics_and_overlays(
     saved = json.loads((out / "metrics.json").read_text())
     for name in ("in_face", "face_area", "sparsity", "gate_in_face", "gate_sparsity", "lr_balance"):
         assert 0.0 <= saved[f"test/attention/{name}"] <= 1.0, name
+    # a masked input is its own face-only image: the background cannot move it
+    assert saved["test/attention/background_effect"] == pytest.approx(0.0, abs=1e-6)
+    assert saved["test/attention/outside_face"] in (0.0, 1.0)
     with (out / "explain" / "index.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert {row["label"] for row in rows} == {"icas", "non_icas"}
@@ -200,62 +210,53 @@ def test_the_overview_shows_each_chosen_image_with_its_own_row(
         0.5,
         ClassInfo(("a", "b"), "b"),
         "layer2",
+        "hirescam",
     )
     *sheets, overview = shown
     assert len(sheets) == len(written) >= 2
     assert torch.equal(overview, torch.cat(sheets)), "row k of the overview is sheet k's image"
 
 
-TOY = 32
-_rows, _cols = torch.meshgrid(torch.arange(TOY) - 15.5, torch.arange(TOY) - 15.5, indexing="ij")
-TOY_FACE = ((_rows / 12) ** 2 + (_cols / 9) ** 2 <= 1).float()  # a third of the frame
+@pytest.mark.parametrize("seed", [0, 1])
+def test_in_face_tells_a_background_shortcut_from_a_model_that_reads_the_face(seed: int) -> None:
+    """scripts/focus_toy.py: the label lives in a bright patch, in the background or inside
+    the face. Seed 1 is one where Grad-CAM put the shortcut model's mass on the face."""
+    toy = load_script("focus_toy")
+    levels = OmegaConf.load(project_root() / "conf" / "train.yaml").explain
+    lifts, effects = {}, {}
+    for place in toy.PLACES:
+        classifier = toy.train_toy(place, seed)
+        lift, accuracy = toy.focus_lift(classifier, place, seed, "hirescam")
+        assert accuracy >= 0.9, f"the toy model must learn the {place} patch"
+        lifts[place] = lift
+        effects[place] = toy.toy_background_effect(classifier, place, seed)
+    assert lifts["background"] < 0.7, "a model that reads the background must score below chance"
+    assert lifts["face"] > 1.5 and lifts["face"] - lifts["background"] > 1.0
+    # half the frames carry the patch: a model that reads only the patch moves by about 0.5
+    assert effects["background"] > 0.3 > 0.05 > effects["face"]
+    area = float(toy.FACE.mean())
+    for place, alarm in (("background", True), ("face", False)):
+        lift_only = {
+            "test/attention/in_face": lifts[place] * area,
+            "test/attention/face_area": area,
+        }
+        assert shortcut_alarm(lift_only, levels.min_in_face_lift) is alarm
+        effect_only = {"test/attention/background_effect": effects[place]}
+        assert shortcut_alarm(effect_only, 1.0, levels.max_background_effect) is alarm
 
 
-def _toy_batch(n: int, label_in: str, generator: torch.Generator) -> torch.Tensor:
-    """Dim noise on the face for both classes; positives (odd positions) carry a bright patch,
-    in a background corner or inside the face: the only thing the label depends on."""
-    x = 0.3 * torch.rand(n, 1, TOY, TOY, generator=generator) * TOY_FACE
-    for i in range(1, n, 2):
-        if label_in == "background":
-            row, col = (int(torch.randint(0, 2, (), generator=generator)) * 26 for _ in "rc")
-        else:
-            row = int(torch.randint(9, 20, (), generator=generator))
-            col = int(torch.randint(11, 18, (), generator=generator))
-        x[i, :, row : row + 4, col : col + 4] = 1.0
-    return x.expand(-1, 3, -1, -1)
+def test_hirescam_equals_captums_gradient_x_activation() -> None:
+    """HiResCAM is captum's LayerGradientXActivation summed over channels, positive part."""
+    from captum.attr import LayerGradientXActivation
 
-
-def _in_face_after_training(label_in: str) -> float:
-    torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(0)
-    classifier = ThermalClassifier(ThermalEncoder(), 2, 0.0)
-    # BatchNorm keeps its initial statistics: no train/eval gap after so few steps
-    classifier.eval()
-    optimizer = torch.optim.Adam(classifier.parameters(), lr=1e-3)
-    labels = torch.arange(16) % 2
-    for _ in range(25):
-        loss = torch.nn.functional.cross_entropy(
-            classifier(_toy_batch(16, label_in, generator)), labels
-        )
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    images = _toy_batch(32, label_in, torch.Generator().manual_seed(9))
-    maps = explain_batch(classifier, images, explain_layer("auto", TOY))
-    assert (maps.logits.argmax(-1) == torch.arange(32) % 2).float().mean() >= 0.9
-    positives = maps.gradcam[1::2]
-    return float(in_face_share(positives, TOY_FACE.expand(len(positives), -1, -1)).mean())
-
-
-def test_in_face_tells_a_background_shortcut_from_a_model_that_reads_the_face() -> None:
-    area = float(TOY_FACE.mean())
-    shortcut, reads_face = (_in_face_after_training(where) for where in ("background", "face"))
-    assert shortcut < area - 0.05, "a model that reads the background must score below chance"
-    assert reads_face > area + 0.15
-    assert reads_face - shortcut > 0.25
-    for in_face, alarm in ((shortcut, True), (reads_face, False)):
-        metrics = {"test/attention/in_face": in_face, "test/attention/face_area": area}
-        assert shortcut_alarm(metrics, 0.8) is alarm
+    classifier, images, margins = _three_class_model()
+    ours = explain_batch(classifier, images, "layer3", "hirescam")
+    reference = LayerGradientXActivation(margins, classifier.encoder.trunk["layer3"]).attribute(
+        images, target=ours.logits.argmax(-1).tolist()
+    )
+    assert reference.shape == (4, 256, 4, 4) and ours.cam.abs().sum() > 0
+    expected = torch.relu(reference.sum(1)).detach()
+    torch.testing.assert_close(ours.cam, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_the_shortcut_alarm_fires_below_the_level_only() -> None:
@@ -264,3 +265,7 @@ def test_the_shortcut_alarm_fires_below_the_level_only() -> None:
     even = {"test/attention/in_face": 0.4, "test/attention/face_area": 0.4}
     assert not shortcut_alarm(even, 0.8) and even["test/attention/outside_face"] == 0.0
     assert not shortcut_alarm({"test/attention/in_face": 0.1}, 0.8)
+    rests_outside = {"test/attention/background_effect": 0.2}
+    assert shortcut_alarm(rests_outside, 0.8, 0.1) and rests_outside["test/attention/outside_face"]
+    calm = {"test/attention/background_effect": 0.05, **even}
+    assert not shortcut_alarm(calm, 0.8, 0.1) and calm["test/attention/outside_face"] == 0.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from tests.conftest import load_script
 from thermal_icas.data.records import find_class_dirs, resolve_classes, scan_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,21 +22,9 @@ SCRIPT = ROOT / "scripts" / "make_benchmark.py"
 REGION = (0.1, 0.3, 0.2, 0.4)  # (u0, u1, v0, v1) of the face bbox: the cooled upper face
 
 
-def load_script() -> ModuleType:
-    """The script as a module (scripts/ is no package), imported once."""
-    if "make_benchmark" in sys.modules:
-        return sys.modules["make_benchmark"]
-    spec = importlib.util.spec_from_file_location("make_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def mb() -> ModuleType:
-    return load_script()
+    return load_script("make_benchmark")
 
 
 def make_source(folder: Path, n_patients: int = 12, n_images: int = 3, seed: int = 0) -> Path:
@@ -131,7 +119,7 @@ def test_layout_patients_split_and_cli(source: Path, tmp_path: Path) -> None:
     assert "redistribute" in (out / "README.txt").read_text()
     # a second build into the same folder must be asked for
     with pytest.raises(SystemExit, match="--overwrite"):
-        load_script().main([str(source), str(out)])
+        load_script("make_benchmark").main([str(source), str(out)])
 
 
 def test_same_seed_same_bytes(mb: ModuleType, source: Path, tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ from thermal_icas.data.records import (
     resolve_classes,
 )
 from thermal_icas.data.transforms import eval_transform
-from thermal_icas.explain.maps import ExplanationMaps, explain_batch
+from thermal_icas.explain.maps import CAM_METHODS, ExplanationMaps, explain_batch
 from thermal_icas.explain.overlay import explanation_rows
 from thermal_icas.models.backbone import PretrainedWeightsError
 from thermal_icas.models.encoder import explain_layer
@@ -66,8 +66,11 @@ class TrainedRun:
         return bool(self.cfg.asymmetry.enabled)
 
     @property
-    def explain_layer(self) -> str:
-        return explain_layer(self.cfg.explain.get("layer", "auto"), self.cfg.data.image_size)
+    def explain_spec(self) -> tuple[str, str]:
+        """`explain_batch`'s layer and method, as the run was explained (runs older than
+        `explain.method` get the current default)."""
+        layer = explain_layer(self.cfg.explain.get("layer", "auto"), self.cfg.data.image_size)
+        return layer, self.cfg.explain.get("method", CAM_METHODS[0])
 
 
 def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> TrainedRun:
@@ -186,7 +189,7 @@ def predict(
         batch = torch.stack([transform(image) for image in chunk]).to(device)
         if explain or run.on_midline:
             # the explaining pass runs the model too: its logits are the predictions
-            maps = explain_batch(run.classifier, batch, run.explain_layer).cpu()
+            maps = explain_batch(run.classifier, batch, *run.explain_spec).cpu()
             logits = maps.logits
             if maps.side is not None:
                 sides += maps.side.tolist()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
@@ -21,8 +22,9 @@ from thermal_icas.data.preprocess import SKIPPED_FILE, write_skipped
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.evaluation import EvalSettings, Scores, evaluate
 from thermal_icas.evaluation.thresholds import youden_threshold
-from thermal_icas.explain.focus import shortcut_alarm
+from thermal_icas.explain import CAM_METHODS
 from thermal_icas.explain.report import write_explanations
+from thermal_icas.explain.shortcut import mean_background_effect, shortcut_alarm
 from thermal_icas.lit.classifier import ClassifierModule
 from thermal_icas.lit.contrastive import ContrastiveModule
 from thermal_icas.lit.probe import ProbeCallback
@@ -86,6 +88,7 @@ def _train_and_test(
         torch.set_num_threads(cfg.threads)
     L.seed_everything(cfg.seed, workers=True)
     check_image_size(cfg)
+    check_explain(cfg)
 
     data: ThermalData = instantiate(cfg.data)
     data.setup()
@@ -142,6 +145,13 @@ def check_image_size(cfg: DictConfig) -> None:
             f"model input ({size} x {width}) needs at least {MIN_INPUT_SIDE} px on each side; "
             f"use data.image_size={smallest} or more"
         )
+
+
+def check_explain(cfg: DictConfig) -> None:
+    """`explain.layer` and `explain.method` are read after training: check them before it."""
+    explain_layer(cfg.explain.layer, cfg.data.image_size)
+    if cfg.explain.method not in CAM_METHODS:
+        raise ConfigError(f"explain.method='{cfg.explain.method}' must be one of {CAM_METHODS}")
 
 
 def log_data_summary(data: ThermalData, loggers: list[Logger]) -> dict[str, float]:
@@ -240,6 +250,7 @@ def classifier_module(
         backbone_lr_scale=backbone_lr_scale(cfg),
         focus_metrics=cfg.explain.focus_metrics,
         explain_layer=explain_layer(cfg.explain.layer, cfg.data.image_size),
+        explain_method=cfg.explain.method,
         device_batches=data.device_batches(),
     )
 
@@ -326,7 +337,14 @@ def _write_test_reports(
         positive = [r.label == data.classes.positive_index for r in records]
         paths, patients = [r.path for r in records], [r.patient for r in records]
         metrics.update(side_metrics(paths, patients, positive, sides))
-    shortcut_alarm(metrics, cfg.explain.min_in_face_lift)
+    if cfg.explain.focus_metrics:
+        loader = data.loader("test", batch_size=cfg.training.finetune.batch_size, train=False)
+        fill = (data.background() - np.asarray(data.mean)) / np.asarray(data.std)
+        fill_tensor = torch.as_tensor(fill, dtype=torch.float32)
+        metrics.update(
+            mean_background_effect(module.model, loader, fill_tensor, data.classes.positive_index)
+        )
+    shortcut_alarm(metrics, cfg.explain.min_in_face_lift, cfg.explain.max_background_effect)
     write_predictions(
         output_dir / "test_predictions.csv", records, probs, threshold, data.classes, sides
     )
@@ -350,7 +368,7 @@ def _write_test_reports(
         probs,
         threshold,
         data.classes,
-        module.hparams.explain_layer,
+        *module.explain_spec,
         cfg.explain.examples_per_group,
         cfg.explain.tile,
     )
@@ -366,8 +384,9 @@ def _predict(
 ) -> tuple[Scores, list[int], list[float] | None]:
     """A split's positive-class probabilities with each image's patient and target (as
     trained: permuted in a null run's val split), the images' row indices, and for the
-    asymmetry arms the side each image is blamed on."""
+    asymmetry arms (test split only) the side each image is blamed on."""
     loader = data.loader(split, batch_size=batch_size, train=False)
+    module.predict_sides = split == "test"
     outputs = trainer.predict(module, loader, ckpt_path=ckpt_path)
     assert outputs is not None
     probs, targets, index = (

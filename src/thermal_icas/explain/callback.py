@@ -13,7 +13,7 @@ from thermal_icas.explain.overlay import explanation_rows
 
 
 class ExplanationGrid(Callback):
-    """Logs `explain/val_grid`: input | face | Grad-CAM | gate (with attention=on) for the first
+    """Logs `explain/val_grid`: input | face | class map | gate (with attention=on) for the first
     `num_images` validation images, the same images every epoch so the maps can be followed."""
 
     def __init__(self, num_images: int = 8, tile: int = 96) -> None:
@@ -30,8 +30,8 @@ class ExplanationGrid(Callback):
             return
         indices = dataset.indices[: self.num_images]
         batch = torch.stack([dataset[i]["image"] for i in range(len(indices))])
-        layer = pl_module.hparams.explain_layer
-        maps = explain_batch(pl_module.model, batch.to(pl_module.device), layer).cpu()
+        maps = explain_batch(pl_module.model, batch.to(pl_module.device), *pl_module.explain_spec)
+        maps = maps.cpu()
         captions = [
             f"image {index}: class {int(dataset.labels[index])}, "
             f"predicted {int(p.argmax())} ({float(p.max()):.2f})"

@@ -11,13 +11,10 @@ as a distribution of mass over its pixels:
 - `lr_balance` (asymmetry arms only): share of the input attribution |x * d score / dx| on the
   image-left half of the face; 0.5 is balanced.
 
-Maps with no mass (Grad-CAM is all zero when no feature supports the prediction) are left out.
+Maps with no mass (a class map is all zero when no feature supports the prediction) are left out.
 """
 
 from __future__ import annotations
-
-import logging
-from collections.abc import MutableMapping
 
 import torch
 import torch.nn.functional as F
@@ -26,10 +23,7 @@ from torchmetrics import Metric
 
 from thermal_icas.explain.maps import ExplanationMaps
 
-log = logging.getLogger(__name__)
-
 TOP_FRACTION = 0.1
-ALARM_KEY = "test/attention/outside_face"
 SCORES = ("in_face", "face_area", "sparsity", "gate_in_face", "gate_sparsity", "lr_balance")
 
 
@@ -68,8 +62,8 @@ class FocusMetrics(Metric):
     def update(self, maps: ExplanationMaps, faces: Tensor) -> None:
         faces = faces.flatten(0, -3)  # (B, 1, H, W) -> (B, H, W)
         size = (faces.shape[-2], faces.shape[-1])
-        self._add("in_face", "sparsity", maps.gradcam, faces, size)
-        kept = maps.gradcam.flatten(1).sum(1) > 0
+        self._add("in_face", "sparsity", maps.cam, faces, size)
+        kept = maps.cam.flatten(1).sum(1) > 0
         if kept.any():
             self._accumulate("face_area", faces[kept].mean((1, 2)))
         if maps.gate is not None:
@@ -98,28 +92,3 @@ class FocusMetrics(Metric):
             if count > 0:
                 values[f"{self.prefix}{name}"] = (getattr(self, f"{name}_sum") / count).float()
         return values
-
-
-def shortcut_alarm(metrics: MutableMapping[str, float], min_lift: float) -> bool:
-    """Flag (`test/attention/outside_face` = 1, and a warning) a run whose test Grad-CAM puts
-    less of its mass on the face than `min_lift` x the face's area share (what an even map
-    would put there): its score likely rests on the background (a hot object, a wall, the
-    crop's border), not on the face. Relative to the area share, since the crops' faces cover
-    anything from a third to two thirds of the frame."""
-    in_face = metrics.get("test/attention/in_face")
-    area = metrics.get("test/attention/face_area")
-    if in_face is None or not area:
-        return False
-    alarm = in_face < min_lift * area
-    metrics[ALARM_KEY] = float(alarm)
-    if alarm:
-        log.warning(
-            "SHORTCUT ALARM: the model looks mostly outside the face (test attention/in_face "
-            "%.2f, below explain.min_in_face_lift %.2f x the face's area share %.2f); its score "
-            "may rest on the background. Try a face mask (mask=content_based) and look at "
-            "<run>/explain/.",
-            in_face,
-            min_lift,
-            area,
-        )
-    return alarm

@@ -30,16 +30,16 @@ def explanation_rows(
     captions: Sequence[str],
     tile: int = 128,
 ) -> np.ndarray:
-    """An RGB uint8 sheet, one captioned row per image: input | face | Grad-CAM | gate.
+    """An RGB uint8 sheet, one captioned row per image: input | face | class map | gate.
 
     `images` are the cached (B, 3, S, S) uint8 model inputs (whole faces) and
     `faces` the (B, S, S) uint8 face regions; the gate column appears when the model has one.
     """
     size = images.shape[-1]
-    columns = [upsample(maps.gradcam, (size, size))]
+    columns = [upsample(maps.cam, (size, size))]
     if maps.gate is not None:
         columns.append(upsample(maps.gate, (size, size)))
-    titles = ["input", "face", "Grad-CAM", "attention gate"][: 2 + len(columns)]
+    titles = ["input", "face", "class map", "attention gate"][: 2 + len(columns)]
     rows = [np.hstack([_caption(title, tile) for title in titles])]
     for i, caption in enumerate(captions):
         picture = _tile(images[i].permute(1, 2, 0).numpy(), tile)

@@ -30,6 +30,7 @@ def write_explanations(
     threshold: float,
     classes: ClassInfo,
     layer: str,
+    method: str,
     per_group: int = 4,
     tile: int = 128,
 ) -> list[Path]:
@@ -52,11 +53,11 @@ def write_explanations(
     picked = [indices[order[k]] for k, _ in chosen]
     device = next(classifier.parameters()).device
     batch = torch.stack([dataset[position[i]]["image"] for i in picked]).to(device)
-    maps = explain_batch(classifier, batch, layer).cpu()
+    maps = explain_batch(classifier, batch, layer, method).cpu()
     faces = dataset.faces[picked]
     face_regions = torch.stack([dataset.face(i)[0] for i in picked])
-    in_face = in_face_share(maps.gradcam, face_regions).tolist()
-    sparsity = top_mass_share(maps.gradcam, face_regions.shape[-2:]).tolist()
+    in_face = in_face_share(maps.cam, face_regions).tolist()
+    sparsity = top_mass_share(maps.cam, face_regions.shape[-2:]).tolist()
 
     written, rows = [], []
     for k, (item, outcome) in enumerate(chosen):

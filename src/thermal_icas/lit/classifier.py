@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from thermal_icas.data.device_batches import DeviceBatches
-from thermal_icas.explain import FocusMetrics, explain_batch
+from thermal_icas.explain import CAM_METHODS, FocusMetrics, explain_batch
 from thermal_icas.lit.base import TrainingMeansModule
 from thermal_icas.lit.metrics import confusion_matrix, finalize, screening_metrics
 from thermal_icas.models.heads import ThermalClassifier
@@ -25,7 +25,8 @@ class ClassifierModule(TrainingMeansModule):
     `mode="linear"` freezes the encoder and keeps it in eval mode for good, so its BatchNorm
     statistics cannot drift; `mode="full"` trains it with a smaller learning rate than the head.
     With `focus_metrics`, val and test batches that carry face regions are also explained
-    (Grad-CAM at `explain_layer`, gate map) and scored by `<stage>/attention/*` focus metrics.
+    (class map at `explain_layer`, gate map) and scored by `<stage>/attention/*` focus
+    metrics.
     The attention gate is part of the encoder and trains at the trunk's learning rate: at the
     head's (10x) rate it outran the features it weights.
     """
@@ -41,11 +42,14 @@ class ClassifierModule(TrainingMeansModule):
         backbone_lr_scale: float = 0.1,
         focus_metrics: bool = True,
         explain_layer: str = "layer4",
+        explain_method: str = "hirescam",
         device_batches: DeviceBatches | None = None,
     ) -> None:
         super().__init__()
         if mode not in FINETUNE_MODES:
             raise ConfigError(f"training.finetune.mode='{mode}' must be one of {FINETUNE_MODES}")
+        if explain_method not in CAM_METHODS:
+            raise ConfigError(f"explain.method='{explain_method}' must be one of {CAM_METHODS}")
         self.save_hyperparameters(ignore=["classifier", "optimizer", "scheduler", "device_batches"])
         self.device_batches = device_batches
         self.model = classifier
@@ -54,6 +58,8 @@ class ClassifierModule(TrainingMeansModule):
         self.criterion = nn.CrossEntropyLoss(weight=torch.tensor(list(class_weights)))
         self.val_metrics = screening_metrics().clone(prefix="val/")
         self.decision_threshold = 0.5
+        # the asymmetry arms' side scores cost an explaining pass: only the test split needs them
+        self.predict_sides = True
         self.test_metrics = screening_metrics().clone(prefix="test/")
         self.test_confusion = confusion_matrix(0.5)
         self.val_focus = FocusMetrics("val/attention/")
@@ -61,6 +67,11 @@ class ClassifierModule(TrainingMeansModule):
         if mode == "linear":
             self.model.encoder.requires_grad_(False)
             self.model.encoder.eval()
+
+    @property
+    def explain_spec(self) -> tuple[str, str]:
+        """`explain_batch`'s layer and method."""
+        return self.hparams.explain_layer, self.hparams.explain_method
 
     @property
     def frozen_encoder(self) -> bool:
@@ -107,7 +118,7 @@ class ClassifierModule(TrainingMeansModule):
         batch, which runs the model anyway, so each batch goes through the model once."""
         if not (self.hparams.focus_metrics and "face" in batch):
             return self(batch["image"])
-        maps = explain_batch(self.model, batch["image"], self.hparams.explain_layer)
+        maps = explain_batch(self.model, batch["image"], *self.explain_spec)
         focus.update(maps, batch["face"])
         return maps.logits
 
@@ -150,9 +161,9 @@ class ClassifierModule(TrainingMeansModule):
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
         """Probabilities; for the asymmetry arms also the side each image is blamed on."""
         out = {"target": self._targets(batch["label"]), "index": batch["index"]}
-        if self.model.encoder.adapter.fusion == "none":
+        if self.model.encoder.adapter.fusion == "none" or not self.predict_sides:
             return {"prob": self.positive_probability(self(batch["image"])), **out}
-        maps = explain_batch(self.model, batch["image"], self.hparams.explain_layer)
+        maps = explain_batch(self.model, batch["image"], *self.explain_spec)
         assert maps.side is not None
         return {"prob": self.positive_probability(maps.logits), "side": maps.side, **out}
 
