@@ -22,7 +22,7 @@ from thermal_icas.data.preprocess import SKIPPED_FILE, write_skipped
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.evaluation import EvalSettings, Scores, evaluate
 from thermal_icas.evaluation.thresholds import youden_threshold
-from thermal_icas.explain import CAM_METHODS
+from thermal_icas.explain.maps import check_method
 from thermal_icas.explain.report import write_explanations
 from thermal_icas.explain.shortcut import mean_background_effect, shortcut_alarm
 from thermal_icas.lit.classifier import ClassifierModule
@@ -150,8 +150,7 @@ def check_image_size(cfg: DictConfig) -> None:
 def check_explain(cfg: DictConfig) -> None:
     """`explain.layer` and `explain.method` are read after training: check them before it."""
     explain_layer(cfg.explain.layer, cfg.data.image_size)
-    if cfg.explain.method not in CAM_METHODS:
-        raise ConfigError(f"explain.method='{cfg.explain.method}' must be one of {CAM_METHODS}")
+    check_method(cfg.explain.method)
 
 
 def log_data_summary(data: ThermalData, loggers: list[Logger]) -> dict[str, float]:
@@ -340,9 +339,8 @@ def _write_test_reports(
     if cfg.explain.focus_metrics:
         loader = data.loader("test", batch_size=cfg.training.finetune.batch_size, train=False)
         fill = (data.background() - np.asarray(data.mean)) / np.asarray(data.std)
-        fill_tensor = torch.as_tensor(fill, dtype=torch.float32)
         metrics.update(
-            mean_background_effect(module.model, loader, fill_tensor, data.classes.positive_index)
+            mean_background_effect(module.model, loader, fill, data.classes.positive_index)
         )
     shortcut_alarm(metrics, cfg.explain.min_in_face_lift, cfg.explain.max_background_effect)
     write_predictions(

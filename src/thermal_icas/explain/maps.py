@@ -28,6 +28,7 @@ from torch import Tensor
 
 from thermal_icas.asymmetry import side_scores
 from thermal_icas.models.heads import ThermalClassifier
+from thermal_icas.settings import ConfigError
 
 
 @dataclass(frozen=True)
@@ -57,10 +58,14 @@ class ExplanationMaps:
 CAM_METHODS = ("hirescam", "gradcam")
 
 
+def check_method(method: str) -> None:
+    if method not in CAM_METHODS:
+        raise ConfigError(f"explain.method='{method}' must be one of {CAM_METHODS}")
+
+
 def class_activation_map(features: Tensor, gradient: Tensor, method: str) -> Tensor:
     """(B, C, h, w) activations and their gradients -> (B, h, w) maps of `method`."""
-    if method not in CAM_METHODS:
-        raise ValueError(f"explain.method='{method}' must be one of {CAM_METHODS}")
+    check_method(method)
     if method == "gradcam":
         gradient = gradient.mean(dim=(2, 3), keepdim=True)
     return torch.relu((gradient * features).sum(1))

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -41,16 +41,21 @@ def background_effect(
 
 
 def mean_background_effect(
-    classifier: nn.Module, batches: Iterable[dict[str, Tensor]], fill: Tensor, positive_index: int
+    classifier: nn.Module,
+    batches: Iterable[dict[str, Tensor]],
+    fill: Sequence[float],
+    positive_index: int,
 ) -> dict[str, float]:
-    """`test/attention/background_effect` over evaluation batches that carry face regions."""
+    """`test/attention/background_effect` over evaluation batches that carry face regions;
+    `fill` per channel, in the model's input scale."""
     device = next(classifier.parameters()).device
+    fill_tensor = torch.as_tensor(fill, dtype=torch.float32)
     effects = [
         background_effect(
             classifier,
             batch["image"].to(device),
             batch["face"][:, 0].to(device),
-            fill,
+            fill_tensor,
             positive_index,
         ).cpu()
         for batch in batches
@@ -70,10 +75,11 @@ def shortcut_alarm(
     in_face = metrics.get("test/attention/in_face")
     area = metrics.get("test/attention/face_area")
     effect = metrics.get(EFFECT_KEY)
-    looks_outside = in_face is not None and bool(area) and in_face < min_lift * area
-    rests_outside = effect is not None and effect > max_effect
-    if (in_face is None or not area) and effect is None:
+    has_map = in_face is not None and bool(area)
+    if not has_map and effect is None:
         return False
+    looks_outside = has_map and in_face < min_lift * area
+    rests_outside = effect is not None and effect > max_effect
     alarm = looks_outside or rests_outside
     metrics[ALARM_KEY] = float(alarm)
     if looks_outside:

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from thermal_icas.data.device_batches import DeviceBatches
-from thermal_icas.explain import CAM_METHODS, FocusMetrics, explain_batch
+from thermal_icas.explain import FocusMetrics, explain_batch
 from thermal_icas.lit.base import TrainingMeansModule
 from thermal_icas.lit.metrics import confusion_matrix, finalize, screening_metrics
 from thermal_icas.models.heads import ThermalClassifier
@@ -48,8 +48,6 @@ class ClassifierModule(TrainingMeansModule):
         super().__init__()
         if mode not in FINETUNE_MODES:
             raise ConfigError(f"training.finetune.mode='{mode}' must be one of {FINETUNE_MODES}")
-        if explain_method not in CAM_METHODS:
-            raise ConfigError(f"explain.method='{explain_method}' must be one of {CAM_METHODS}")
         self.save_hyperparameters(ignore=["classifier", "optimizer", "scheduler", "device_batches"])
         self.device_batches = device_batches
         self.model = classifier
