@@ -46,8 +46,8 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from thermal_icas.errors import ConfigError
     from thermal_icas.run_folder import prepare_run_argv
-    from thermal_icas.settings import ConfigError
 
     try:
         sys.argv = prepare_run_argv(sys.argv, "train")

@@ -19,7 +19,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from thermal_icas.data.imageio import load_rgb
-from thermal_icas.data.records import DatasetError, list_images
+from thermal_icas.data.records import list_images
+from thermal_icas.errors import DatasetError
 from thermal_icas.masks.cache import mask_to_uint8
 from thermal_icas.masks.masking import Masking
 from thermal_icas.reporting.contact_sheet import contact_sheet

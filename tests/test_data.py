@@ -12,16 +12,11 @@ import torch
 
 from tests.conftest import make_toy_dataset, write_image
 from thermal_icas.data.imageio import load_rgb
-from thermal_icas.data.records import (
-    DatasetError,
-    ImageRecord,
-    find_class_dirs,
-    resolve_classes,
-    scan_folder,
-)
+from thermal_icas.data.records import ImageRecord, find_class_dirs, resolve_classes, scan_folder
 from thermal_icas.data.splits import permute_labels, read_splits, split_patients, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec
 from thermal_icas.data.thermal_data import ThermalData
+from thermal_icas.errors import DatasetError
 from thermal_icas.masks import Masking, NoMask
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from thermal_icas.errors import ConfigError
 from thermal_icas.evaluation import EvalSettings, Scores, by_patient, evaluate
 from thermal_icas.evaluation.calibration import (
     apply_temperature,
@@ -28,7 +29,6 @@ from thermal_icas.evaluation.stats import (
     weighted_average_precision,
 )
 from thermal_icas.evaluation.thresholds import threshold_for, youden_threshold
-from thermal_icas.settings import ConfigError
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -12,9 +12,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision import models
 
+from thermal_icas.errors import PretrainedWeightsError
 from thermal_icas.lit.classifier import ClassifierModule
 from thermal_icas.models import (
-    PretrainedWeightsError,
     SpatialAttentionGate,
     ThermalClassifier,
     ThermalEncoder,

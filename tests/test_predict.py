@@ -12,8 +12,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import ComposeFn, make_toy_dataset
-from thermal_icas.inference import RUN_CONFIG, load_run, predict
-from thermal_icas.models.backbone import PretrainedWeightsError
+from thermal_icas import run_files
+from thermal_icas.errors import PretrainedWeightsError
+from thermal_icas.inference import load_run, predict
 from thermal_icas.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,8 +25,8 @@ def _trained_run(compose_cfg: ComposeFn, tmp_path: Path, *overrides: str) -> Pat
     cfg = compose_cfg(["experiment=smoke", f"data.data_dir={data_dir}", *overrides])
     run(cfg)
     out = Path(cfg.paths.output_dir)
-    (out / RUN_CONFIG).parent.mkdir(exist_ok=True)
-    OmegaConf.save(cfg, out / RUN_CONFIG)  # train.py's Hydra writes this file
+    (out / run_files.CONFIG).parent.mkdir(exist_ok=True)
+    OmegaConf.save(cfg, out / run_files.CONFIG)  # train.py's Hydra writes this file
     return out
 
 
@@ -83,9 +84,9 @@ def test_a_checkpoint_of_another_architecture_is_refused(
     compose_cfg: ComposeFn, tmp_path: Path
 ) -> None:
     out = _trained_run(compose_cfg, tmp_path)
-    cfg = OmegaConf.load(out / RUN_CONFIG)
+    cfg = OmegaConf.load(out / run_files.CONFIG)
     cfg.model.backbone = "resnet34"
-    OmegaConf.save(cfg, out / RUN_CONFIG)
+    OmegaConf.save(cfg, out / run_files.CONFIG)
     with pytest.raises(PretrainedWeightsError, match="does not fit the architecture"):
         load_run(out)
     with pytest.raises(PretrainedWeightsError, match="not a stage-2 classifier"):

@@ -12,14 +12,9 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from thermal_icas.run_folder import (
-    RUNNING_FILE,
-    claim_new_folder,
-    hydra_value,
-    prepare_run_argv,
-    running_in,
-)
-from thermal_icas.settings import ConfigError
+from thermal_icas import run_files
+from thermal_icas.errors import ConfigError
+from thermal_icas.run_folder import claim_new_folder, hydra_value, prepare_run_argv, running_in
 
 
 def _run_dir(argv: list[str]) -> Path:
@@ -126,18 +121,18 @@ def test_a_run_that_is_still_going_is_not_resumed(tmp_path: Path) -> None:
     older = _crashed_run(runs / "2026-01-01_00-00-00", [log_dir])
     newer = _crashed_run(runs / "2026-01-02_00-00-00", [log_dir])
     with running_in(newer):
-        assert (newer / RUNNING_FILE).is_file()
+        assert (newer / run_files.RUNNING).is_file()
         # as another process sees it: this test's parent stands in for the live run
-        (newer / RUNNING_FILE).write_text(f"{socket.gethostname()} {os.getppid()}\n")
+        (newer / run_files.RUNNING).write_text(f"{socket.gethostname()} {os.getppid()}\n")
         latest = ["train.py", log_dir, "resume=latest"]
         assert _run_dir(prepare_run_argv(latest, "train")) == older
         with pytest.raises(ConfigError, match="is in use by a run that is still going"):
             prepare_run_argv(["train.py", f"resume={newer}"], "train")
-    assert not (newer / RUNNING_FILE).exists()
+    assert not (newer / run_files.RUNNING).exists()
     # a killed run's mark names a process that is gone
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    (newer / RUNNING_FILE).write_text(f"{socket.gethostname()} {gone.pid}\n")
+    (newer / run_files.RUNNING).write_text(f"{socket.gethostname()} {gone.pid}\n")
     assert _run_dir(prepare_run_argv(["train.py", f"resume={newer}"], "train")) == newer
 
 

@@ -14,11 +14,10 @@ from hydra.core.global_hydra import GlobalHydra
 from tests.conftest import CONF_DIR, ComposeFn
 from tests.test_data import _records
 from thermal_icas import ContrastiveThermalClassifier
-from thermal_icas.data.records import DatasetError
 from thermal_icas.data.splits import fold_patients
+from thermal_icas.errors import ConfigError, DatasetError
 from thermal_icas.pipeline import run
 from thermal_icas.reporting.summary import summarize_multirun
-from thermal_icas.settings import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}

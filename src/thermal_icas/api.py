@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from thermal_icas import run_files
 from thermal_icas.config import compose_config
 from thermal_icas.models.heads import ThermalClassifier
 
@@ -55,7 +56,7 @@ class ContrastiveThermalClassifier:
             refuse_finished(self.output_dir)
         cfg = self.config(skip_contrastive)
         # where train.py's Hydra keeps it, so the run folder reads the same either way
-        saved = Path(cfg.paths.output_dir) / ".hydra" / "config.yaml"
+        saved = Path(cfg.paths.output_dir) / run_files.CONFIG
         saved.parent.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, saved)
         return train_and_test(cfg)

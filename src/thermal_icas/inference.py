@@ -19,9 +19,9 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from thermal_icas import run_files
 from thermal_icas.asymmetry import side_label
 from thermal_icas.data.preprocess import (
-    SKIPPED_FILE,
     PreprocessedImages,
     face_locator,
     preprocess_all,
@@ -29,24 +29,19 @@ from thermal_icas.data.preprocess import (
 )
 from thermal_icas.data.records import (
     ClassInfo,
-    DatasetError,
     compile_patient_regex,
     list_images,
     patient_id,
     resolve_classes,
 )
 from thermal_icas.data.transforms import eval_transform
+from thermal_icas.errors import DatasetError, PretrainedWeightsError
 from thermal_icas.explain.maps import CAM_METHODS, ExplanationMaps, explain_batch
 from thermal_icas.explain.overlay import explanation_rows
-from thermal_icas.models.backbone import PretrainedWeightsError
 from thermal_icas.models.encoder import explain_layer
 from thermal_icas.models.heads import ThermalClassifier
-from thermal_icas.reporting.results import METRICS_FILE
 
 log = logging.getLogger(__name__)
-
-CLASSIFIER_DIR = Path("checkpoints") / "classifier"
-RUN_CONFIG = Path(".hydra") / "config.yaml"
 
 
 @dataclass(frozen=True)
@@ -77,10 +72,11 @@ def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> Train
     """A run folder (its best classifier checkpoint) or a classifier checkpoint inside one."""
     path = Path(ckpt_path).expanduser().resolve()
     if path.is_dir():
-        candidates = sorted((path / CLASSIFIER_DIR).glob("best-*.ckpt"))
+        candidates = run_files.best_checkpoints(path)
         if not candidates:
+            wanted = run_files.STAGE_CHECKPOINTS["classifier"] / run_files.BEST_CHECKPOINT_GLOB
             raise PretrainedWeightsError(
-                f"ckpt_path '{path}' holds no {CLASSIFIER_DIR}/best-*.ckpt: is it a finished run?"
+                f"ckpt_path '{path}' holds no {wanted}: is it a finished run?"
             )
         directory, checkpoint = path, candidates[-1]
     elif path.is_file():
@@ -88,20 +84,20 @@ def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> Train
         directory, checkpoint = path.parents[min(2, len(path.parents) - 1)], path
     else:
         raise PretrainedWeightsError(f"ckpt_path '{path}' does not exist")
-    if not (directory / RUN_CONFIG).is_file():
+    if not (directory / run_files.CONFIG).is_file():
         raise PretrainedWeightsError(
-            f"'{directory}' has no {RUN_CONFIG}: point ckpt_path at a run folder or at a "
+            f"'{directory}' has no {run_files.CONFIG}: point ckpt_path at a run folder or at a "
             "checkpoint inside one"
         )
-    if not (directory / METRICS_FILE).is_file():
+    if not (directory / run_files.METRICS).is_file():
         raise PretrainedWeightsError(
-            f"'{directory}' is not a finished run (no {METRICS_FILE}, whose test/threshold "
+            f"'{directory}' is not a finished run (no {run_files.METRICS}, whose test/threshold "
             "predictions use): finish it with resume=<run> first"
         )
-    cfg = OmegaConf.load(directory / RUN_CONFIG)
+    cfg = OmegaConf.load(directory / run_files.CONFIG)
     assert isinstance(cfg, DictConfig)
     classes = _run_classes(directory, cfg)
-    metrics = json.loads((directory / METRICS_FILE).read_text())
+    metrics = json.loads((directory / run_files.METRICS).read_text())
     classifier = _load_classifier(checkpoint, cfg, len(classes.names)).to(device).eval()
     return TrainedRun(
         directory, checkpoint, cfg, classes, float(metrics["test/threshold"]), classifier
@@ -109,9 +105,10 @@ def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> Train
 
 
 def _run_classes(directory: Path, cfg: DictConfig) -> ClassInfo:
-    with (directory / "splits.csv").open(newline="") as handle:
+    splits = directory / run_files.SPLITS
+    with splits.open(newline="") as handle:
         names = sorted({row["label"] for row in csv.DictReader(handle)})
-    return resolve_classes(names, cfg.data.positive_class, str(directory / "splits.csv"))
+    return resolve_classes(names, cfg.data.positive_class, str(splits))
 
 
 def _load_classifier(checkpoint: Path, cfg: DictConfig, num_classes: int) -> ThermalClassifier:
@@ -198,12 +195,14 @@ def predict(
                 logits = run.classifier(batch)
         positive = logits.float().softmax(-1)[:, run.classes.positive_index].tolist()
         if explain:
-            _write_overlays(run, processed, maps, positive, start, paths, output_dir / "explain")
+            _write_overlays(
+                run, processed, maps, positive, start, paths, output_dir / run_files.EXPLAIN_DIR
+            )
         probs += positive
 
     output_dir.mkdir(parents=True, exist_ok=True)
     pattern = compile_patient_regex(run.cfg.data.patient_regex)
-    target = output_dir / "predictions.csv"
+    target = output_dir / run_files.PREDICTIONS
     with target.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
@@ -221,7 +220,7 @@ def predict(
             side = [side_label(sides[k]), f"{sides[k]:.6f}"] if sides else []
             writer.writerow([str(path), _patient(path, pattern), f"{prob:.6f}", label, *side])
     if processed.skipped:
-        write_skipped(output_dir / SKIPPED_FILE, processed.skipped)
+        write_skipped(output_dir / run_files.SKIPPED, processed.skipped)
     log.info("Wrote %d predictions to %s", len(probs), target)
     return target
 

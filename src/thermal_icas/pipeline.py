@@ -17,9 +17,11 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
+from thermal_icas import run_files
 from thermal_icas.asymmetry import side_metrics
-from thermal_icas.data.preprocess import SKIPPED_FILE, write_skipped
+from thermal_icas.data.preprocess import write_skipped
 from thermal_icas.data.thermal_data import ThermalData
+from thermal_icas.errors import ConfigError
 from thermal_icas.evaluation import EvalSettings, Scores, evaluate
 from thermal_icas.evaluation.thresholds import youden_threshold
 from thermal_icas.explain.maps import check_method
@@ -28,37 +30,21 @@ from thermal_icas.explain.shortcut import mean_background_effect, shortcut_alarm
 from thermal_icas.lit.classifier import ClassifierModule
 from thermal_icas.lit.contrastive import ContrastiveModule
 from thermal_icas.lit.probe import ProbeCallback
-from thermal_icas.models.checkpoint import ENCODER_FILE, load_encoder, save_encoder
+from thermal_icas.models.checkpoint import load_encoder, save_encoder
 from thermal_icas.models.encoder import ThermalEncoder, explain_layer
 from thermal_icas.models.heads import ThermalClassifier
 from thermal_icas.reporting.console import print_config_tree, print_metrics_table
 from thermal_icas.reporting.contact_sheet import contact_sheet
 from thermal_icas.reporting.hparams import log_hparams
 from thermal_icas.reporting.plots import plot_confusion, plot_roc
-from thermal_icas.reporting.results import (
-    METRICS_FILE,
-    RUN_INFO_FILE,
-    write_metrics,
-    write_predictions,
-    write_run_info,
-)
-from thermal_icas.resume import (
-    RNG_FILE,
-    STAGE1_METRICS_FILE,
-    RngState,
-    last_checkpoint,
-    load_rng,
-    save_rng,
-    set_rng_state,
-)
+from thermal_icas.reporting.results import write_metrics, write_predictions, write_run_info
+from thermal_icas.resume import RngState, load_rng, save_rng, set_rng_state
 from thermal_icas.run_folder import refuse_finished, running_in
-from thermal_icas.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
 # masked inputs shown once per run in TensorBoard
 SHEET_IMAGES = 8
-EXPLAIN_DIR = "explain"
 # smallest side of the trunk's input (a whole face or one half of it)
 MIN_INPUT_SIDE = 16
 
@@ -93,9 +79,9 @@ def _train_and_test(
     data: ThermalData = instantiate(cfg.data)
     data.setup()
     if rank_zero_only.rank == 0:
-        data.write_splits(output_dir / "splits.csv")
+        data.write_splits(output_dir / run_files.SPLITS)
         if data.skipped:
-            write_skipped(output_dir / SKIPPED_FILE, data.skipped)
+            write_skipped(output_dir / run_files.SKIPPED, data.skipped)
     loggers = _instantiate_all(cfg.get("logger"))
     metrics: dict[str, float] = log_data_summary(data, loggers)
 
@@ -103,30 +89,30 @@ def _train_and_test(
     if cfg.training.encoder_ckpt:
         load_encoder(encoder, cfg.training.encoder_ckpt)
     if not cfg.training.skip_contrastive:
-        if resuming and (output_dir / ENCODER_FILE).is_file():
+        if resuming and (output_dir / run_files.ENCODER).is_file():
             log.info("Resuming: stage 1 had finished; its encoder is reloaded")
-            load_encoder(encoder, output_dir / ENCODER_FILE)
-            metrics.update(json.loads((output_dir / STAGE1_METRICS_FILE).read_text()))
+            load_encoder(encoder, output_dir / run_files.ENCODER)
+            metrics.update(json.loads((output_dir / run_files.STAGE1_METRICS).read_text()))
         else:
             stage1 = pretrain(cfg, data, encoder, loggers, _resume_from(cfg, "contrastive"))
             metrics.update(stage1)
             if rank_zero_only.rank == 0:
-                (output_dir / STAGE1_METRICS_FILE).write_text(json.dumps(stage1))
+                (output_dir / run_files.STAGE1_METRICS).write_text(json.dumps(stage1))
                 # where stage 2 starts, for a run that crashes before its first checkpoint
-                save_rng(output_dir / RNG_FILE)
+                save_rng(output_dir / run_files.STAGE2_RNG)
                 # last, in one step: the encoder file marks stage 1 as finished for a resume
-                save_encoder(encoder, output_dir / ENCODER_FILE)
+                save_encoder(encoder, output_dir / run_files.ENCODER)
     resume_from = _resume_from(cfg, "classifier")
-    if resuming and resume_from is None and (output_dir / RNG_FILE).is_file():
-        load_rng(output_dir / RNG_FILE)
+    if resuming and resume_from is None and (output_dir / run_files.STAGE2_RNG).is_file():
+        load_rng(output_dir / run_files.STAGE2_RNG)
     classifier, results = finetune_and_test(cfg, data, encoder, loggers, resume_from)
     metrics.update(results)
 
     if rank_zero_only.rank == 0:
         metrics["run/threads"] = float(torch.get_num_threads())
         metrics["run/backbone_lr_scale"] = backbone_lr_scale(cfg)
-        write_run_info(output_dir / RUN_INFO_FILE)
-        write_metrics(output_dir / METRICS_FILE, metrics)
+        write_run_info(output_dir / run_files.RUN_INFO)
+        write_metrics(output_dir / run_files.METRICS, metrics)
         log_hparams(loggers, cfg, metrics)
         print_metrics_table(metrics)
     return classifier, metrics
@@ -179,10 +165,10 @@ def _resume_from(cfg: DictConfig, stage: str) -> str | None:
     checkpoint = cfg.callbacks.get(stage, {}).get("checkpoint")
     if not cfg.get("resume") or checkpoint is None:
         return None
-    found = last_checkpoint(Path(checkpoint.dirpath))
+    found = run_files.last_checkpoint(cfg.paths.output_dir, stage)
     if found:
         log.info("Resuming %s training from %s", stage, found)
-    return found
+    return None if found is None else str(found)
 
 
 def pretrain(
@@ -344,7 +330,7 @@ def _write_test_reports(
         )
     shortcut_alarm(metrics, cfg.explain.min_in_face_lift, cfg.explain.max_background_effect)
     write_predictions(
-        output_dir / "test_predictions.csv", records, probs, threshold, data.classes, sides
+        output_dir / run_files.TEST_PREDICTIONS, records, probs, threshold, data.classes, sides
     )
     targets = torch.as_tensor(test.labels)
     plot_roc(
@@ -352,13 +338,13 @@ def _write_test_reports(
         targets,
         metrics["test/auroc"],
         threshold,
-        output_dir / "roc.png",
+        output_dir / run_files.ROC,
     )
     positive, negative = data.classes.positive, data.classes.negative
     tn, fp, fn, tp = (int(metrics[f"test/{k}"]) for k in ("tn", "fp", "fn", "tp"))
-    plot_confusion([[tp, fn], [fp, tn]], [positive, negative], output_dir / "confusion_matrix.png")
+    plot_confusion([[tp, fn], [fp, tn]], [positive, negative], output_dir / run_files.CONFUSION)
     write_explanations(
-        output_dir / EXPLAIN_DIR,
+        output_dir / run_files.EXPLAIN_DIR,
         module.model,
         data.dataset("test", train=False),
         indices,

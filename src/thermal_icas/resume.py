@@ -15,9 +15,6 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 
-RNG_FILE = Path("checkpoints") / "stage2_rng.pt"
-STAGE1_METRICS_FILE = Path("checkpoints") / "stage1_metrics.json"
-
 
 def rng_state() -> dict[str, Any]:
     """Every generator a run draws from, as tensors and plain values (safe to load)."""
@@ -69,8 +66,3 @@ def save_rng(path: Path) -> None:
 
 def load_rng(path: Path) -> None:
     set_rng_state(torch.load(path, weights_only=True))
-
-
-def last_checkpoint(directory: Path) -> str | None:
-    path = directory / "last.ckpt"
-    return str(path) if path.is_file() else None

@@ -27,15 +27,13 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from thermal_icas import run_files
 from thermal_icas.config import project_root
-from thermal_icas.reporting.results import METRICS_FILE
-from thermal_icas.settings import ConfigError
+from thermal_icas.errors import ConfigError
 
 RUN_DIR = "hydra.run.dir"
 RESUME = "resume"
 HYDRA = ("hydra.", "hydra/")
-OVERRIDES_FILE = Path(".hydra") / "overrides.yaml"
-RUNNING_FILE = ".running"
 
 
 def prepare_run_argv(argv: Sequence[str], config_name: str, resumable: bool = True) -> list[str]:
@@ -82,7 +80,7 @@ def hydra_value(key: str, path: Path) -> str:
 
 def refuse_finished(folder: Path) -> None:
     """Nothing a finished run wrote is overwritten, by a new run or by resuming it."""
-    if (folder / METRICS_FILE).exists():
+    if (folder / run_files.METRICS).exists():
         raise ConfigError(
             f"'{folder}' holds a finished run (metrics.json); nothing of it is overwritten: "
             "start the new run in another folder"
@@ -94,7 +92,7 @@ def running_in(folder: Path) -> Iterator[None]:
     """Marks folder as in use by this process (host and pid) while the run lasts; a killed
     run's mark names a process that no longer exists and counts for nothing."""
     refuse_running(folder)
-    marker = folder / RUNNING_FILE
+    marker = folder / run_files.RUNNING
     marker.write_text(f"{socket.gethostname()} {os.getpid()}\n")
     try:
         yield
@@ -106,7 +104,7 @@ def running_elsewhere(folder: Path) -> str | None:
     """'host pid' of another live process that runs in folder, else None. A process on
     another host cannot be checked from here and counts as live."""
     try:
-        host, pid = (folder / RUNNING_FILE).read_text().split()
+        host, pid = (folder / run_files.RUNNING).read_text().split()
     except (FileNotFoundError, ValueError):
         return None
     if host == socket.gethostname():
@@ -126,7 +124,7 @@ def refuse_running(folder: Path) -> None:
     if owner is not None:
         raise ConfigError(
             f"'{folder}' is in use by a run that is still going (process {owner}); if that run "
-            f"is dead, delete {folder / RUNNING_FILE}"
+            f"is dead, delete {folder / run_files.RUNNING}"
         )
 
 
@@ -158,8 +156,8 @@ def resolve_resume(value: str, runs_dir: Path) -> Path:
         unfinished = [
             d
             for d in runs_dir.glob("*")
-            if (d / OVERRIDES_FILE).is_file()
-            and not (d / METRICS_FILE).exists()
+            if (d / run_files.OVERRIDES).is_file()
+            and not (d / run_files.METRICS).exists()
             and running_elsewhere(d) is None
         ]
         if not unfinished:
@@ -168,8 +166,8 @@ def resolve_resume(value: str, runs_dir: Path) -> Path:
             )
         return max(unfinished, key=lambda d: d.stat().st_mtime)
     path = Path(value).expanduser().resolve()
-    if not (path / OVERRIDES_FILE).is_file():
-        raise ConfigError(f"resume='{value}' is not a run folder (no {OVERRIDES_FILE})")
+    if not (path / run_files.OVERRIDES).is_file():
+        raise ConfigError(f"resume='{value}' is not a run folder (no {run_files.OVERRIDES})")
     return path
 
 
@@ -194,7 +192,7 @@ def _resume_overrides(parsed: list[Override], value: str, config_name: str) -> l
         folder = resolve_resume(value, Path())
     refuse_finished(folder)
     refuse_running(folder)
-    saved = OmegaConf.to_container(OmegaConf.load(folder / OVERRIDES_FILE), resolve=False)
+    saved = OmegaConf.to_container(OmegaConf.load(folder / run_files.OVERRIDES), resolve=False)
     assert isinstance(saved, list)
     parser = OverridesParser.create()
     saved = [str(arg) for arg in saved if parser.parse_override(str(arg)).key_or_group != RESUME]

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from thermal_icas.settings import ConfigError
+from thermal_icas.errors import ConfigError
 
 FUSIONS = ("none", "early", "siamese")
 ALIGNMENTS = ("mirror", "translate")

@@ -1,7 +1,8 @@
 """Data: folder scanning, patient splits, preprocessing cache, augmentation, synthetic faces."""
 
-from thermal_icas.data.records import ClassInfo, DatasetError, ImageRecord
+from thermal_icas.data.records import ClassInfo, ImageRecord
 from thermal_icas.data.synthetic import SyntheticSpec
 from thermal_icas.data.thermal_data import ThermalData
+from thermal_icas.errors import DatasetError
 
 __all__ = ["ClassInfo", "DatasetError", "ImageRecord", "SyntheticSpec", "ThermalData"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from thermal_icas.data.records import DatasetError
+from thermal_icas.errors import DatasetError
 
 
 def load_rgb(path: str | Path) -> np.ndarray:

@@ -15,15 +15,12 @@ from torch import Tensor
 
 from thermal_icas.asymmetry import align_on_midline
 from thermal_icas.data.imageio import load_rgb
-from thermal_icas.data.records import DatasetError
+from thermal_icas.errors import DatasetError
 from thermal_icas.masks.base import FaceMask
 from thermal_icas.masks.content import ContentBasedMask
 from thermal_icas.masks.masking import Masking
 
 log = logging.getLogger(__name__)
-
-# images that could not be used (corrupt, truncated, all black), with the reason
-SKIPPED_FILE = "skipped.csv"
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from thermal_icas.errors import DatasetError
+
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 DEFAULT_POSITIVE_CLASS = "icas"
-
-
-class DatasetError(ValueError):
-    """A dataset problem the user must fix; the message names the file or setting."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from thermal_icas.data.records import ClassInfo, DatasetError, ImageRecord
+from thermal_icas.data.records import ClassInfo, ImageRecord
+from thermal_icas.errors import DatasetError
 
 SPLITS = ("train", "val", "test")
 SPLIT_COLUMNS = ("path", "patient", "label", "split")

@@ -19,7 +19,6 @@ from thermal_icas.data.device_batches import DeviceBatches
 from thermal_icas.data.preprocess import face_locator, preprocess_all
 from thermal_icas.data.records import (
     ClassInfo,
-    DatasetError,
     ImageRecord,
     find_class_dirs,
     resolve_classes,
@@ -35,8 +34,8 @@ from thermal_icas.data.splits import (
 )
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
 from thermal_icas.data.transforms import AugmentConfig, eval_transform, train_transform
+from thermal_icas.errors import ConfigError, DatasetError
 from thermal_icas.masks.masking import Masking
-from thermal_icas.settings import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -13,19 +13,15 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
+from thermal_icas import run_files
+from thermal_icas.errors import ConfigError
 from thermal_icas.evaluation.calibration import (
     apply_temperature,
     calibration_metrics,
     fit_temperature,
     plot_reliability,
 )
-from thermal_icas.evaluation.patients import (
-    PATIENTS_FILE,
-    Scores,
-    by_patient,
-    check_aggregate,
-    write_patients,
-)
+from thermal_icas.evaluation.patients import Scores, by_patient, check_aggregate, write_patients
 from thermal_icas.evaluation.stats import (
     BootstrapSettings,
     bootstrap_intervals,
@@ -33,9 +29,7 @@ from thermal_icas.evaluation.stats import (
     threshold_intervals,
 )
 from thermal_icas.evaluation.thresholds import threshold_for, youden_threshold
-from thermal_icas.settings import ConfigError
 
-RELIABILITY_FILE = "reliability.png"
 OPERATING_TARGETS = ("specificity", "sensitivity")
 
 
@@ -88,7 +82,7 @@ def evaluate(
         val_patients = by_patient(val, settings.aggregate)
         patients = by_patient(test, settings.aggregate)
         threshold = youden_threshold(val_patients.scores, val_patients.labels)
-        write_patients(output_dir / PATIENTS_FILE, patients, threshold, class_names)
+        write_patients(output_dir / run_files.TEST_PATIENTS, patients, threshold, class_names)
         metrics["val/patient/auroc"] = _auroc(val_patients)
         metrics.update(_patient_metrics(patients, threshold))
         metrics.update(_with_intervals("test/patient/", patients, threshold, settings))
@@ -186,5 +180,5 @@ def _calibration(
             for key, value in calibration_metrics(scaled, test.labels, bins).items():
                 metrics[f"{prefix}calibrated/{key}"] = value
             curves[f"{name}, T = {temperature:.2f}"] = (scaled, test.labels)
-    plot_reliability(curves, bins, output_dir / RELIABILITY_FILE)
+    plot_reliability(curves, bins, output_dir / run_files.RELIABILITY)
     return metrics

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from thermal_icas.settings import ConfigError
+from thermal_icas.errors import ConfigError
 
 AGGREGATES = ("mean", "max", "none")
-PATIENTS_FILE = "test_patients.csv"
 PATIENT_COLUMNS = ("patient", "label", "positive", "n_images", "score", "predicted")
 
 

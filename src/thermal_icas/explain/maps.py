@@ -27,8 +27,8 @@ import torch
 from torch import Tensor
 
 from thermal_icas.asymmetry import side_scores
+from thermal_icas.errors import ConfigError
 from thermal_icas.models.heads import ThermalClassifier
-from thermal_icas.settings import ConfigError
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,13 @@ from pathlib import Path
 import cv2
 import torch
 
+from thermal_icas import run_files
 from thermal_icas.data.datasets import CachedImageDataset
 from thermal_icas.data.records import ClassInfo, ImageRecord
 from thermal_icas.explain.focus import in_face_share, top_mass_share
 from thermal_icas.explain.maps import explain_batch
 from thermal_icas.explain.overlay import explanation_rows
 from thermal_icas.models.heads import ThermalClassifier
-
-OVERVIEW_FILE = "overview.png"
-INDEX_FILE = "index.csv"
 
 
 def write_explanations(
@@ -90,8 +88,10 @@ def write_explanations(
         )
     captions = [f"{row[2]}, p={float(row[3]):.2f}: {row[4].upper()}" for row in rows]
     overview = explanation_rows(dataset.images[picked], faces, maps, captions, tile)
-    cv2.imwrite(str(out_dir / OVERVIEW_FILE), cv2.cvtColor(overview, cv2.COLOR_RGB2BGR))
-    with (out_dir / INDEX_FILE).open("w", newline="") as handle:
+    cv2.imwrite(
+        str(out_dir / run_files.EXPLAIN_OVERVIEW), cv2.cvtColor(overview, cv2.COLOR_RGB2BGR)
+    )
+    with (out_dir / run_files.EXPLAIN_INDEX).open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
             ["file", "path", "label", "prob_positive", "outcome", "in_face", "sparsity"]

@@ -10,11 +10,11 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 from thermal_icas.data.device_batches import DeviceBatches
+from thermal_icas.errors import ConfigError
 from thermal_icas.explain import FocusMetrics, explain_batch
 from thermal_icas.lit.base import TrainingMeansModule
 from thermal_icas.lit.metrics import confusion_matrix, finalize, screening_metrics
 from thermal_icas.models.heads import ThermalClassifier
-from thermal_icas.settings import ConfigError
 
 FINETUNE_MODES = ("full", "linear")
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from thermal_icas.errors import ConfigError
 from thermal_icas.masks.base import FaceMask, MaskResult, NoMask
 from thermal_icas.masks.cache import MaskCache, mask_to_uint8
-from thermal_icas.settings import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -8,17 +8,13 @@ from pathlib import Path
 import torch
 from torchvision import models
 
-from thermal_icas.settings import ConfigError
+from thermal_icas.errors import ConfigError, PretrainedWeightsError
 
 BACKBONES: dict[str, tuple[Callable[..., models.ResNet], models.WeightsEnum]] = {
     "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1),
     "resnet34": (models.resnet34, models.ResNet34_Weights.IMAGENET1K_V1),
     "resnet50": (models.resnet50, models.ResNet50_Weights.IMAGENET1K_V2),
 }
-
-
-class PretrainedWeightsError(RuntimeError):
-    """The requested initial weights cannot be had; the message says what to do instead."""
 
 
 def build_resnet(name: str, pretrained: str) -> models.ResNet:

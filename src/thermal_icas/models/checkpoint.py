@@ -7,10 +7,9 @@ from pathlib import Path
 
 import torch
 
-from thermal_icas.models.backbone import PretrainedWeightsError
+from thermal_icas import run_files
+from thermal_icas.errors import PretrainedWeightsError
 from thermal_icas.models.encoder import ThermalEncoder
-
-ENCODER_FILE = Path("checkpoints") / "encoder.pt"
 
 
 def save_encoder(encoder: ThermalEncoder, path: Path) -> None:
@@ -26,7 +25,7 @@ def load_encoder(encoder: ThermalEncoder, path: str | Path) -> None:
     """Load weights saved by `save_encoder`; a run directory stands for its encoder file."""
     path = Path(path).expanduser()
     if path.is_dir():
-        path = path / ENCODER_FILE
+        path = path / run_files.ENCODER
     if not path.is_file():
         raise PretrainedWeightsError(f"training.encoder_ckpt: no encoder checkpoint at '{path}'")
     saved = torch.load(path, map_location="cpu", weights_only=True)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from thermal_icas.asymmetry import build_adapter
+from thermal_icas.errors import ConfigError
 from thermal_icas.models.attention import SpatialAttentionGate
 from thermal_icas.models.backbone import build_resnet
-from thermal_icas.settings import ConfigError
 
 LAYERS = ("layer1", "layer2", "layer3", "layer4")
 # how much each layer's output is smaller than the input, per side

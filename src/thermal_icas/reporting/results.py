@@ -14,9 +14,6 @@ import torch
 from thermal_icas.asymmetry import side_label
 from thermal_icas.data.records import ClassInfo, ImageRecord
 
-METRICS_FILE = "metrics.json"
-RUN_INFO_FILE = "run_info.json"
-
 
 def write_metrics(path: Path, metrics: Mapping[str, float]) -> None:
     path.write_text(json.dumps(dict(sorted(metrics.items())), indent=2) + "\n")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thermal_icas import run_files
 from thermal_icas.evaluation.compare import (
     Estimate,
     PairedComparison,
@@ -202,8 +203,8 @@ def summarize_multirun(
         unmatched=unmatched,
         n_bootstrap=n_bootstrap,
         threads=thread_counts(jobs),
-        csv_path=root / "summary.csv",
-        markdown_path=root / "summary.md",
+        csv_path=root / run_files.SUMMARY_CSV,
+        markdown_path=root / run_files.SUMMARY_MARKDOWN,
         plot_path=root / "summary.png",
     )
     write_reports(summary, METRICS)

@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from thermal_icas.evaluation.patients import PATIENTS_FILE, Scores, read_patients
-from thermal_icas.reporting.results import METRICS_FILE, RUN_INFO_FILE
+from thermal_icas import run_files
+from thermal_icas.evaluation.patients import Scores, read_patients
 
 # what repeats a measurement rather than defining an arm
 REPLICATE_KEYS = ("seed", "data.fold", "data.split_seed")
 # what a replicate's folds share: the folds of one seed are pooled into one set of patients
 FOLD_KEY = "data.fold"
-ERROR_FILE = "error.txt"
 
 Settings = dict[str, str | None]
 Replicate = tuple[tuple[str, str], ...]
@@ -62,14 +61,16 @@ def _natural_key(path: str) -> list[int | str]:
 def load_jobs(root: Path) -> list[Job]:
     if not root.is_dir():
         raise FileNotFoundError(f"multirun folder '{root}' does not exist or is not a folder")
-    override_files = [p for p in root.rglob("overrides.yaml") if p.parent.name == ".hydra"]
+    override_files = [
+        p for p in root.rglob(run_files.OVERRIDES.name) if p.parent.name == run_files.HYDRA_DIR.name
+    ]
     if not override_files:
         raise FileNotFoundError(f"no Hydra jobs (.hydra/overrides.yaml) under '{root}'")
     jobs = []
     for override_file in override_files:
         job_dir = override_file.parent.parent
-        metrics = _read_metrics(job_dir / METRICS_FILE)
-        patients_file = job_dir / PATIENTS_FILE
+        metrics = _read_metrics(job_dir / run_files.METRICS)
+        patients_file = job_dir / run_files.TEST_PATIENTS
         jobs.append(
             Job(
                 path=job_dir.relative_to(root).as_posix(),
@@ -79,7 +80,7 @@ def load_jobs(root: Path) -> list[Job]:
                 patients=read_patients(patients_file)
                 if metrics is not None and patients_file.is_file()
                 else None,
-                run_info=_read_json(job_dir / RUN_INFO_FILE) or {},
+                run_info=_read_json(job_dir / run_files.RUN_INFO) or {},
             )
         )
     return sorted(jobs, key=lambda job: _natural_key(job.path))
@@ -118,13 +119,13 @@ def _read_metrics(path: Path) -> dict[str, float] | None:
 
 
 def _failure_reason(job_dir: Path) -> str:
-    if (job_dir / METRICS_FILE).is_file():
-        return f"{METRICS_FILE} is not a readable JSON object"
-    error = job_dir / ERROR_FILE
+    if (job_dir / run_files.METRICS).is_file():
+        return f"{run_files.METRICS} is not a readable JSON object"
+    error = job_dir / run_files.FAILURE
     if not error.is_file():
-        return f"no {METRICS_FILE} and no {ERROR_FILE}"
+        return f"no {run_files.METRICS} and no {run_files.FAILURE}"
     lines = error.read_text(errors="replace").strip().splitlines()
-    return lines[0].strip() if lines else f"{ERROR_FILE} is empty"
+    return lines[0].strip() if lines else f"{run_files.FAILURE} is empty"
 
 
 def split_keys(jobs: Sequence[Job]) -> tuple[dict[str, str], list[str]]:
