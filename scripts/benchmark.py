@@ -35,7 +35,7 @@ from thermal_icas.config import compose_config
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.lit.callbacks import ChannelsLastOnGPU
 from thermal_icas.lit.classifier import ClassifierModule
-from thermal_icas.pipeline import classifier_module
+from thermal_icas.lit.stages import classifier_module
 
 DEFAULTS = ["data.image_size=128", "training.finetune.batch_size=32", "trainer=cpu"]
 
@@ -87,7 +87,7 @@ def pipeline_rate(cfg: DictConfig, data: ThermalData, steps: int, warmup: int) -
         enable_model_summary=False,
         limit_val_batches=0,
     )
-    loader = data.loader("train", batch_size=batch, train=True)
+    loader = data.for_stage(batch).loader("train", train=True)
     trainer.fit(_stage2(cfg, data), train_dataloaders=loader)
     return steps * batch / (timer.end - timer.start)
 
@@ -101,7 +101,9 @@ def model_rate(cfg: DictConfig, data: ThermalData, steps: int, warmup: int) -> f
     optimizer = module.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
     criterion = module.criterion
-    images = torch.randn(batch, 3, data.image_size, data.image_size, device=device)
+    images = torch.randn(
+        batch, 3, data.preprocessor.image_size, data.preprocessor.image_size, device=device
+    )
     images = images.to(memory_format=fmt)
     labels = torch.randint(0, 2, (batch,), device=device)
     start = 0.0
@@ -153,7 +155,7 @@ def main() -> None:
     device = torch.cuda.get_device_name() if cfg.trainer.accelerator == "gpu" else "cpu"
     print(f"device={device} threads={torch.get_num_threads()} workers={data.num_workers}")
     print(
-        f"image_size={data.image_size} batch={cfg.training.finetune.batch_size} "
+        f"image_size={data.preprocessor.image_size} batch={cfg.training.finetune.batch_size} "
         f"backbone={cfg.model.backbone} precision={cfg.trainer.precision}"
     )
     print(f"preprocess_s={preprocess_s:.1f} (decode + mask + resize, once per run)")

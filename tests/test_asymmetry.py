@@ -14,6 +14,7 @@ from torchvision import models
 from tests.conftest import make_toy_dataset
 from tests.test_data import _thermal_data
 from thermal_icas.asymmetry import (
+    Asymmetry,
     align_on_midline,
     build_adapter,
     face_midline,
@@ -57,18 +58,18 @@ def test_early_fusion_encoder_equals_the_plain_one_on_a_symmetric_face(tmp_path:
     torch.manual_seed(0)
     torch.save(models.resnet18(weights=None).state_dict(), tmp_path / "w.pth")
     plain = ThermalEncoder(pretrained=str(tmp_path / "w.pth")).eval()
-    early = ThermalEncoder(pretrained=str(tmp_path / "w.pth"), fusion="early").eval()
+    early = ThermalEncoder(pretrained=str(tmp_path / "w.pth"), asymmetry=Asymmetry("early")).eval()
     half = torch.randn(2, 3, 64, 32)
     symmetric = torch.cat([half, half.flip(-1)], dim=-1)
     with torch.no_grad():
         torch.testing.assert_close(early(symmetric), plain(half))
 
     save_encoder(early, tmp_path / "enc.pt")
-    reloaded = ThermalEncoder(fusion="early").eval()
+    reloaded = ThermalEncoder(asymmetry=Asymmetry("early")).eval()
     load_encoder(reloaded, tmp_path / "enc.pt")
     torch.testing.assert_close(reloaded.trunk["stem"][0].weight, early.trunk["stem"][0].weight)
     with pytest.raises(Exception, match="fusion"):
-        load_encoder(ThermalEncoder(fusion="siamese"), tmp_path / "enc.pt")
+        load_encoder(ThermalEncoder(asymmetry=Asymmetry("siamese")), tmp_path / "enc.pt")
 
 
 def _asymmetric_batch(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,7 +100,7 @@ def _train(classifier: ThermalClassifier, steps: int = 8) -> None:
 
 def test_trained_early_fusion_tells_the_halves_apart() -> None:
     torch.manual_seed(0)
-    classifier = ThermalClassifier(ThermalEncoder(fusion="early"), 2, 0.0)
+    classifier = ThermalClassifier(ThermalEncoder(asymmetry=Asymmetry("early")), 2, 0.0)
     conv = classifier.encoder.trunk["stem"][0].weight
     start = (conv[:, :3] - conv[:, 3:]).detach().clone()
     _train(classifier)
@@ -114,7 +115,7 @@ def test_trained_early_fusion_tells_the_halves_apart() -> None:
 
 def test_siamese_features_hold_the_shared_part_and_the_difference() -> None:
     torch.manual_seed(0)
-    encoder = ThermalEncoder(fusion="siamese").eval()
+    encoder = ThermalEncoder(asymmetry=Asymmetry()).eval()
     assert encoder.out_dim == 2 * 512
     faces, _ = _asymmetric_batch(4, torch.Generator().manual_seed(2))
     half = faces[..., :16]
@@ -150,6 +151,10 @@ def test_mirrored_halves_of_a_symmetric_face_are_identical() -> None:
         build_adapter("early", "tilt")
     with pytest.raises(ValueError, match=r"asymmetry\.fusion='late'"):
         build_adapter("late")
+    with pytest.raises(ValueError, match=r"asymmetry\.fusion='none'.*asymmetry=off"):
+        Asymmetry("none")
+    with pytest.raises(ValueError, match=r"asymmetry\.align='tilt'"):
+        Asymmetry(align="tilt")
 
 
 def test_half_maps_go_back_where_their_pixels_came_from() -> None:
@@ -212,7 +217,7 @@ def test_dataset_serves_whole_faces_centred_on_their_midline(tmp_path: Path) -> 
         tmp_path,
         data_dir=str(root),
         mask=Masking(ContentBasedMask()),
-        asymmetry={"enabled": True, "fusion": "siamese", "align": "mirror"},
+        asymmetry=Asymmetry(),
     )
     data.setup()
     assert data.dataset("train", train=True)[0]["image"].shape == (3, 16, 16)

@@ -81,4 +81,4 @@ def test_asymmetry_composes_with_every_mask_and_attention(
     encoder = instantiate(cfg.model.encoder)
     assert encoder.adapter.fusion == "siamese" and encoder.adapter.align == "mirror"
     assert (encoder.attention is not None) == (attention == "on")
-    assert instantiate(cfg.data).on_midline
+    assert instantiate(cfg.data).preprocessor.on_midline

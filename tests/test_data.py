@@ -230,7 +230,7 @@ def _thermal_data(tmp_path: Path, **overrides: object) -> ThermalData:
         "mean": [0.5] * 3,
         "std": [0.25] * 3,
         "mask": Masking(NoMask()),
-        "asymmetry": {"enabled": False, "align": "mirror"},
+        "asymmetry": None,
         "synthetic": SyntheticSpec(num_patients=12, height=32, width=32),
         "cache_dir": str(tmp_path / "cache"),
     }
@@ -327,7 +327,7 @@ def test_training_batches_made_on_the_device_are_slices_of_the_training_split(
     device_batches.augment = torch.nn.Identity()  # the gather alone
     train = set(data.indices("train"))
     seen: list[int] = []
-    for batch in data.loader("train", batch_size=4, train=True):
+    for batch in data.for_stage(batch_size=4).loader("train", train=True):
         assert batch.keys() == {"index"}, "the loader ships indices only"
         (image,), label = device_batches(batch["index"])
         assert torch.equal(image, data.images[batch["index"]])

@@ -12,10 +12,12 @@ import torch
 from omegaconf import OmegaConf
 
 from tests.conftest import ComposeFn, load_script
+from thermal_icas.asymmetry import Asymmetry
 from thermal_icas.config import project_root
 from thermal_icas.explain import FocusMetrics, explain_batch, in_face_share, top_mass_share
 from thermal_icas.explain.maps import ExplanationMaps
 from thermal_icas.explain.shortcut import shortcut_alarm
+from thermal_icas.models.attention import Attention
 from thermal_icas.models.encoder import ThermalEncoder, explain_layer
 from thermal_icas.models.heads import ThermalClassifier
 from thermal_icas.pipeline import run
@@ -56,7 +58,9 @@ def test_sparsity_is_the_top_ten_percent_mass_share() -> None:
 
 def _classifier(fusion: str = "none", attention: bool = False) -> ThermalClassifier:
     torch.manual_seed(0)
-    encoder = ThermalEncoder("resnet18", "none", fusion=fusion, attention=attention)
+    asymmetry = None if fusion == "none" else Asymmetry(fusion)
+    gate = Attention("layer4") if attention else None
+    encoder = ThermalEncoder("resnet18", "none", asymmetry=asymmetry, attention=gate)
     return ThermalClassifier(encoder, 2, 0.0).eval()
 
 

@@ -129,13 +129,13 @@ def test_masks_are_computed_once_per_image_not_per_epoch(tmp_path: Path) -> None
     data = _thermal_data(tmp_path, data_dir=str(root), mask=Masking(CountingMask()))
     data.setup()
     assert CALLS["count"] == len(data.rows)
-    loader = data.loader("train", batch_size=4, train=True, views=2)
+    loader = data.for_stage(batch_size=4, views=2).loader("train", train=True, views=2)
     for _epoch in range(2):
         for _batch in loader:
             pass
     assert CALLS["count"] == len(data.rows)
-    stats = data.mask_stats("train")
-    assert 0.0 < stats["mask_coverage"] < 1.0 and stats["mask_fallbacks"] == 0
+    stats = data.mask_summary()
+    assert 0.0 < stats["data/mask_coverage/train"] < 1.0 and stats["data/mask_fallbacks/train"] == 0
 
 
 def test_export_cli_writes_one_mask_per_image(tmp_path: Path) -> None:

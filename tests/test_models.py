@@ -21,12 +21,13 @@ from thermal_icas.models import (
     build_resnet,
 )
 from thermal_icas.models import backbone as backbone_module
+from thermal_icas.models.attention import Attention
 from thermal_icas.models.checkpoint import load_encoder, save_encoder
 
 
 @pytest.mark.parametrize(("name", "width"), [("resnet18", 512), ("resnet50", 2048)])
 def test_attention_width_follows_the_backbone(name: str, width: int) -> None:
-    encoder = ThermalEncoder(name, attention=True)
+    encoder = ThermalEncoder(name, attention=Attention("layer4"))
     assert encoder.out_dim == width
     first = encoder.attention.score[0]
     assert first.in_channels == width and first.out_channels == width // 2
@@ -60,7 +61,7 @@ def test_attention_gate_cannot_scale_the_features_away() -> None:
 
 def test_the_gate_starts_as_plain_average_pooling() -> None:
     torch.manual_seed(0)
-    gated = ThermalEncoder(attention=True, attention_layer="layer3").eval()
+    gated = ThermalEncoder(attention=Attention("layer3")).eval()
     plain = ThermalEncoder().eval()
     plain.load_state_dict(gated.state_dict(), strict=False)
     x = torch.randn(2, 3, 64, 64)
@@ -70,7 +71,7 @@ def test_the_gate_starts_as_plain_average_pooling() -> None:
     assert out.gate is not None and out.gate.shape == (2, 1, 4, 4)  # layer4 would be 2x2
     torch.testing.assert_close(out.gate, torch.ones_like(out.gate))
     with pytest.raises(ValueError, match=r"attention\.layer='layer2'"):
-        ThermalEncoder(attention=True, attention_layer="layer2")
+        Attention("layer2")
 
 
 def test_gate_scores_are_bounded() -> None:
@@ -95,7 +96,7 @@ def _sgd_module(classifier: ThermalClassifier) -> ClassifierModule:
 
 
 def test_the_gate_trains_at_the_trunks_learning_rate() -> None:
-    classifier = ThermalClassifier(ThermalEncoder(attention=True), dropout=0.0)
+    classifier = ThermalClassifier(ThermalEncoder(attention=Attention("layer4")), dropout=0.0)
     module = _sgd_module(classifier)
     head, trunk = module.configure_optimizers().param_groups
     gate = {id(p) for p in classifier.encoder.attention.parameters()}
@@ -127,14 +128,14 @@ def test_imagenet_without_internet_says_what_to_do(monkeypatch: pytest.MonkeyPat
 
 
 def test_encoder_checkpoint_round_trip_and_mismatch(tmp_path: Path) -> None:
-    encoder = ThermalEncoder(attention=True)
+    encoder = ThermalEncoder(attention=Attention("layer4"))
     save_encoder(encoder, tmp_path / "checkpoints" / "encoder.pt")
-    twin = ThermalEncoder(attention=True)
+    twin = ThermalEncoder(attention=Attention("layer4"))
     load_encoder(twin, tmp_path)
     for a, b in zip(encoder.state_dict().values(), twin.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b)
     with pytest.raises(PretrainedWeightsError, match="trained as"):
-        load_encoder(ThermalEncoder(attention=False), tmp_path)
+        load_encoder(ThermalEncoder(), tmp_path)
     with pytest.raises(PretrainedWeightsError, match="no encoder checkpoint"):
         load_encoder(twin, tmp_path / "elsewhere")
 

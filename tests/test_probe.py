@@ -12,7 +12,8 @@ import torch
 
 from tests.conftest import ComposeFn
 from thermal_icas.lit.probe import PROBE_METRICS, Features, probe_epochs, probe_metrics
-from thermal_icas.pipeline import backbone_lr_scale, run
+from thermal_icas.lit.stages import backbone_lr_scale
+from thermal_icas.pipeline import run
 
 SMOKE = ["experiment=smoke", "model.pretrained=none"]
 

@@ -136,7 +136,7 @@ def test_python_api_runs_the_configured_pipeline(tmp_path: Path, cache_dir: Path
     )
     cfg = clf.config()
     assert cfg.mask.method._target_.endswith("EllipseMask")
-    assert cfg.model.encoder.attention is True and cfg.asymmetry.enabled is False
+    assert cfg.attention is not None and cfg.asymmetry is None
     model, results = clf.run_full_training(skip_contrastive=True)
     assert model.encoder.attention is not None
     assert 0.0 <= results["test/auroc"] <= 1.0

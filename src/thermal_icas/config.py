@@ -11,7 +11,13 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from thermal_icas.errors import ConfigError
+from thermal_icas.explain.maps import check_method
+from thermal_icas.models.encoder import explain_layer
+
 ROOT_ENV = "THERMAL_ICAS_ROOT"
+# smallest side of the trunk's input (a whole face or one half of it)
+MIN_INPUT_SIDE = 16
 
 
 def project_root() -> Path:
@@ -49,3 +55,26 @@ def compose_config(
     with open_dict(cfg):
         del cfg["hydra"]
     return cfg
+
+
+def check_settings(cfg: DictConfig) -> None:
+    """Settings that are read only after training, or whose combination is wrong, checked
+    before any work starts; the others are checked where they are used."""
+    check_image_size(cfg)
+    explain_layer(cfg.explain.layer, cfg.data.image_size)
+    check_method(cfg.explain.method)
+
+
+def check_image_size(cfg: DictConfig) -> None:
+    """A ResNet shrinks its input 32-fold; below 16 px a side even layer3's map is a single
+    position, nothing left to explain. Each half of an asymmetry input is half as wide."""
+    size = cfg.data.image_size
+    halves = cfg.asymmetry is not None
+    width = size // 2 if halves else size
+    if min(size, width) < MIN_INPUT_SIDE:
+        smallest = 2 * MIN_INPUT_SIDE if halves else MIN_INPUT_SIDE
+        raise ConfigError(
+            f"data.image_size={size} is too small for model.backbone={cfg.model.backbone}: the "
+            f"model input ({size} x {width}) needs at least {MIN_INPUT_SIDE} px on each side; "
+            f"use data.image_size={smallest} or more"
+        )

@@ -21,12 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from thermal_icas import run_files
 from thermal_icas.asymmetry import side_label
-from thermal_icas.data.preprocess import (
-    PreprocessedImages,
-    face_locator,
-    preprocess_all,
-    write_skipped,
-)
+from thermal_icas.data.preprocess import PreprocessedImages, Preprocessor, write_skipped
 from thermal_icas.data.records import (
     ClassInfo,
     compile_patient_regex,
@@ -34,7 +29,6 @@ from thermal_icas.data.records import (
     patient_id,
     resolve_classes,
 )
-from thermal_icas.data.transforms import eval_transform
 from thermal_icas.errors import DatasetError, PretrainedWeightsError
 from thermal_icas.explain.maps import CAM_METHODS, ExplanationMaps, explain_batch
 from thermal_icas.explain.overlay import explanation_rows
@@ -58,7 +52,7 @@ class TrainedRun:
     @property
     def on_midline(self) -> bool:
         """The asymmetry arms were trained on upright faces centred on their midline."""
-        return bool(self.cfg.asymmetry.enabled)
+        return self.cfg.asymmetry is not None
 
     @property
     def explain_spec(self) -> tuple[str, str]:
@@ -150,20 +144,6 @@ def find_images(source: str | Path) -> list[Path]:
     return images
 
 
-def preprocess_like_run(run: TrainedRun, paths: list[Path]) -> PreprocessedImages:
-    data = run.cfg.data
-    masking = instantiate(run.cfg.mask)
-    background = masking.background(data.mean, data.std)
-    return preprocess_all(
-        [str(p) for p in paths],
-        masking,
-        background,
-        data.image_size,
-        face_locator(masking),
-        centre=run.on_midline,
-    )
-
-
 def predict(
     run: TrainedRun,
     source: str | Path,
@@ -176,8 +156,9 @@ def predict(
     For the asymmetry arms every image is explained, for its `side` column: which side the
     model blames (`asymmetry.side_scores`), with the signed score."""
     paths = find_images(source)
-    processed = preprocess_like_run(run, paths)
-    transform = eval_transform(run.cfg.data.mean, run.cfg.data.std)
+    preprocessor = Preprocessor.of_run(run.cfg)
+    processed = preprocessor([str(p) for p in paths])
+    transform = preprocessor.eval_transform()
     device = next(run.classifier.parameters()).device
     probs: list[float] = []
     sides: list[float] = []

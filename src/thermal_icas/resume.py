@@ -7,13 +7,23 @@ where the saved epoch left them.
 
 from __future__ import annotations
 
+import json
+import logging
 import random
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
+from omegaconf import DictConfig
+
+from thermal_icas import run_files
+from thermal_icas.models.checkpoint import load_encoder, save_encoder
+from thermal_icas.models.encoder import ThermalEncoder
+
+log = logging.getLogger(__name__)
 
 
 def rng_state() -> dict[str, Any]:
@@ -66,3 +76,49 @@ def save_rng(path: Path) -> None:
 
 def load_rng(path: Path) -> None:
     set_rng_state(torch.load(path, weights_only=True))
+
+
+def resume_from(cfg: DictConfig, stage: str) -> str | None:
+    """The stage's last checkpoint when resuming, so it continues after its last epoch."""
+    if not cfg.get("resume"):
+        return None
+    found = run_files.last_checkpoint(cfg.paths.output_dir, stage)
+    if found is None:
+        return None
+    log.info("Resuming %s training from %s", stage, found)
+    return str(found)
+
+
+def finished_stage_one(cfg: DictConfig, encoder: ThermalEncoder) -> dict[str, float] | None:
+    """Resuming after stage 1 had finished: its encoder is reloaded, its metrics returned."""
+    run_dir = Path(cfg.paths.output_dir)
+    if not cfg.get("resume") or not (run_dir / run_files.ENCODER).is_file():
+        return None
+    log.info("Resuming: stage 1 had finished; its encoder is reloaded")
+    load_encoder(encoder, run_dir / run_files.ENCODER)
+    return json.loads((run_dir / run_files.STAGE1_METRICS).read_text())
+
+
+def record_stage_one(run_dir: Path, metrics: dict[str, float], encoder: ThermalEncoder) -> None:
+    """Stage 1's metrics, where stage 2 starts (for a run that crashes before its first
+    checkpoint) and last, in one step, the encoder file that marks stage 1 as finished."""
+    (run_dir / run_files.STAGE1_METRICS).write_text(json.dumps(metrics))
+    save_rng(run_dir / run_files.STAGE2_RNG)
+    save_encoder(encoder, run_dir / run_files.ENCODER)
+
+
+def restore_stage_two_start(cfg: DictConfig) -> None:
+    """Resuming a stage 2 that saved no checkpoint yet: it starts where it started before."""
+    saved = Path(cfg.paths.output_dir) / run_files.STAGE2_RNG
+    if cfg.get("resume") and resume_from(cfg, "classifier") is None and saved.is_file():
+        load_rng(saved)
+
+
+def restore_generators(trainer: L.Trainer) -> None:
+    """After a fit, the generators as at its last checkpoint. A fit resumed from its last
+    epoch's checkpoint runs no epoch but still draws (a new loader iterator); what follows
+    starts from the state at that checkpoint, as after an uninterrupted fit, whose last
+    checkpoint is its end."""
+    saved = next((c.last for c in trainer.callbacks if isinstance(c, RngState)), None)
+    if saved is not None:
+        set_rng_state(saved)

@@ -4,6 +4,7 @@ input adapters that split it into halves and fuse them (model side)."""
 from thermal_icas.asymmetry.alignment import align_on_midline, face_midline, face_tilt
 from thermal_icas.asymmetry.fusion import (
     FUSIONS,
+    Asymmetry,
     EarlyFusion,
     InputAdapter,
     SiameseFusion,
@@ -15,6 +16,7 @@ from thermal_icas.asymmetry.sides import side_metrics, true_side
 
 __all__ = [
     "FUSIONS",
+    "Asymmetry",
     "EarlyFusion",
     "InputAdapter",
     "SiameseFusion",

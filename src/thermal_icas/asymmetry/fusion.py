@@ -19,6 +19,8 @@ halves; `translate` only shifts it (the older script's behaviour), for compariso
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -101,6 +103,28 @@ class SiameseFusion(_Halves):
 
     def feature_dim(self, channels: int) -> int:
         return 2 * channels
+
+
+@dataclass(frozen=True)
+class Asymmetry:
+    """The `asymmetry=on` lever. On the data side faces are turned upright and centred on their
+    midline when preprocessed (`align_on_midline`); on the model side `adapter()` splits them
+    into halves and fuses the trunk's features of both."""
+
+    fusion: str = "siamese"
+    align: str = "mirror"
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS[1:]:
+            raise ConfigError(
+                f"asymmetry.fusion='{self.fusion}' must be one of {FUSIONS[1:]}; the whole face "
+                "through one trunk is asymmetry=off"
+            )
+        if self.align not in ALIGNMENTS:
+            raise ConfigError(f"asymmetry.align='{self.align}' must be one of {ALIGNMENTS}")
+
+    def adapter(self) -> InputAdapter:
+        return build_adapter(self.fusion, self.align)
 
 
 def build_adapter(fusion: str, align: str = "mirror") -> InputAdapter:

@@ -11,10 +11,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from torch import Tensor
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch import Tensor, nn
 
-from thermal_icas.asymmetry import align_on_midline
+from thermal_icas.asymmetry import Asymmetry, align_on_midline
 from thermal_icas.data.imageio import load_rgb
+from thermal_icas.data.transforms import eval_transform
 from thermal_icas.errors import DatasetError
 from thermal_icas.masks.base import FaceMask
 from thermal_icas.masks.content import ContentBasedMask
@@ -49,6 +52,52 @@ def face_locator(masking: Masking) -> FaceMask:
     that alone, so every mask option is scored against the same faces."""
     method = masking.method
     return method if isinstance(method, ContentBasedMask) else ContentBasedMask()
+
+
+class Preprocessor:
+    """How a run turns image files into model inputs, the same in training and in
+    `predict.py`: masked at native size, turned upright and centred on the midline for the
+    asymmetry arms, resized and kept as uint8; `eval_transform` then normalises them."""
+
+    def __init__(
+        self,
+        mask: Masking,
+        image_size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        asymmetry: Asymmetry | None = None,
+    ) -> None:
+        self.mask = mask
+        self.image_size = image_size
+        self.mean = tuple(mean)
+        self.std = tuple(std)
+        # the asymmetry arms compare the halves: faces upright, centred on their midline
+        self.on_midline = asymmetry is not None
+
+    @classmethod
+    def of_run(cls, cfg: DictConfig) -> Preprocessor:
+        """The preprocessing of the run whose config this is."""
+        data = cfg.data
+        return cls(
+            instantiate(cfg.mask), data.image_size, data.mean, data.std, instantiate(cfg.asymmetry)
+        )
+
+    def background(self) -> np.ndarray:
+        """The value of non-face pixels, per channel, in [0, 1]."""
+        return self.mask.background(self.mean, self.std)
+
+    def __call__(self, paths: Sequence[str]) -> PreprocessedImages:
+        return preprocess_all(
+            paths,
+            self.mask,
+            self.background(),
+            self.image_size,
+            face_locator(self.mask),
+            centre=self.on_midline,
+        )
+
+    def eval_transform(self) -> nn.Module:
+        return eval_transform(self.mean, self.std)
 
 
 def preprocess_all(

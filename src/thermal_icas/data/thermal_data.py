@@ -9,44 +9,39 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from thermal_icas.asymmetry import Asymmetry
 from thermal_icas.data.batch_augment import BatchAugment
+from thermal_icas.data.cohort import assign_splits, scan_cohort
 from thermal_icas.data.datasets import CachedImageDataset, IndexBatches, keep_batch
 from thermal_icas.data.device_batches import DeviceBatches
-from thermal_icas.data.preprocess import face_locator, preprocess_all
-from thermal_icas.data.records import (
-    ClassInfo,
-    ImageRecord,
-    find_class_dirs,
-    resolve_classes,
-    scan_folder,
-)
-from thermal_icas.data.splits import (
-    check_disjoint,
-    fold_patients,
-    permute_labels,
-    read_splits,
-    split_patients,
-    write_splits,
-)
+from thermal_icas.data.preprocess import Preprocessor
+from thermal_icas.data.records import ClassInfo, ImageRecord, find_class_dirs, resolve_classes
+from thermal_icas.data.splits import permute_labels, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
-from thermal_icas.data.transforms import AugmentConfig, eval_transform, train_transform
+from thermal_icas.data.transforms import AugmentConfig, train_transform
 from thermal_icas.errors import ConfigError, DatasetError
 from thermal_icas.masks.masking import Masking
 
 log = logging.getLogger(__name__)
 
+SPLITS = ("train", "val", "test")
 
-class ThermalData:
-    """Resolves the data source, splits it by patient and caches the preprocessed images.
+
+class ThermalData(L.LightningDataModule):
+    """The run's data: resolves the source, splits it by patient (`cohort`), preprocesses every
+    image once (`Preprocessor`) and serves the splits' loaders.
 
     `data_dir=None` selects the embedded synthetic dataset, generated once into `cache_dir`.
     With `test_dir`, data_dir is split into train/val only and test_dir is the test split.
     With `num_folds`, fold `fold` of a patient-grouped stratified k-fold is the test split.
     With `permute_labels`, the train and val patients' labels are shuffled (a null run).
+    Each stage sets its batch size (`for_stage`); under DDP each process loads its share, at
+    that batch size, of the processes its trainer has.
     """
 
     def __init__(
@@ -69,10 +64,11 @@ class ThermalData:
         mean: Sequence[float],
         std: Sequence[float],
         mask: Masking,
-        asymmetry: Mapping[str, object],
+        asymmetry: Asymmetry | None,
         synthetic: SyntheticSpec,
         cache_dir: str,
     ) -> None:
+        super().__init__()
         self.data_dir = data_dir
         self.test_dir = test_dir
         self.split_file = split_file
@@ -83,17 +79,14 @@ class ThermalData:
         self.num_folds = num_folds
         self.fold = fold
         self.permute_labels = permute_labels
-        self.image_size = image_size
+        self.preprocessor = Preprocessor(mask, image_size, mean, std, asymmetry)
         self.augment_on_device = resolve_augment_on(augment_on)
         self.num_workers = resolve_workers(num_workers, self.augment_on_device)
         self.augment = AugmentConfig(**{k: _tuple(v) for k, v in augment.items()})
-        self.mean = tuple(mean)
-        self.std = tuple(std)
-        self.mask = mask
-        # the asymmetry arms compare the halves: faces upright, centred on their midline
-        self.on_midline = bool(asymmetry["enabled"])
         self.synthetic = synthetic
         self.cache_dir = Path(cache_dir)
+        self.batch_size = 32
+        self.views = 1
         self.classes: ClassInfo | None = None
         self.rows: list[tuple[ImageRecord, str]] = []
         self.skipped: list[tuple[str, str]] = []
@@ -104,26 +97,36 @@ class ThermalData:
         self.mask_fallback: torch.Tensor | None = None
         self._device_batches: DeviceBatches | None = None
 
-    def setup(self) -> None:
-        """Scan, split and preprocess; idempotent so every stage can call it."""
+    def background(self) -> np.ndarray:
+        return self.preprocessor.background()
+
+    def setup(self, stage: str | None = None) -> None:
+        """Scan, split and preprocess; idempotent, as Lightning calls it for every stage."""
         if self.images is not None:
             return
         root = self._resolve_root()
         self.classes = resolve_classes(find_class_dirs(root), self.positive_class, str(root))
-        candidates = self._scan(root)
-        processed = preprocess_all(
-            [r.path for r, _ in candidates],
-            self.mask,
-            self.background(),
-            self.image_size,
-            face_locator(self.mask),
-            centre=self.on_midline,
+        candidates = scan_cohort(
+            root,
+            self.classes,
+            self.patient_regex,
+            self.split_file,
+            self.test_dir,
+            self.num_folds,
         )
+        processed = self.preprocessor([r.path for r, _ in candidates])
         # patients are split after unusable images are skipped, so none takes a split's place
         # with no image left
-        self.rows = self._assign_splits([candidates[i] for i in processed.kept])
+        self.rows = assign_splits(
+            [candidates[i] for i in processed.kept],
+            self.split_fractions,
+            self.split_seed,
+            self.num_folds,
+            self.fold,
+            external_test=self.test_dir is not None,
+        )
         self.skipped = processed.skipped
-        for split in ("train", "val", "test"):
+        for split in SPLITS:
             present = {r.label for r in self.records(split)}
             if len(present) < 2:
                 raise DatasetError(
@@ -142,7 +145,7 @@ class ThermalData:
             self.labels = torch.tensor(permute_labels(self.rows, ("train", "val"), self.split_seed))
         else:
             self.labels = torch.tensor([r.label for r, _ in self.rows])
-        for split in ("train", "val", "test"):
+        for split in SPLITS:
             records = self.records(split)
             log.info(
                 "%s: %d images, %d patients, per class %s",
@@ -152,17 +155,18 @@ class ThermalData:
                 self.counts(split),
             )
 
-    def background(self) -> np.ndarray:
-        return self.mask.background(self.mean, self.std)
-
-    def mask_stats(self, split: str) -> dict[str, float]:
-        """Mean mask coverage and the number of fallback masks among a split's images."""
+    def mask_summary(self) -> dict[str, float]:
+        """Mask coverage and fallbacks per split and overall, and the images skipped."""
         assert self.mask_coverage is not None and self.mask_fallback is not None
-        index = torch.tensor(self.indices(split), dtype=torch.long)
-        return {
-            "mask_coverage": float(self.mask_coverage[index].mean()),
-            "mask_fallbacks": float(self.mask_fallback[index].sum()),
-        }
+        summary = {}
+        for split in SPLITS:
+            index = torch.tensor(self.indices(split), dtype=torch.long)
+            summary[f"data/mask_coverage/{split}"] = float(self.mask_coverage[index].mean())
+            summary[f"data/mask_fallbacks/{split}"] = float(self.mask_fallback[index].sum())
+        summary["data/mask_coverage"] = float(self.mask_coverage.mean())
+        summary["data/mask_fallbacks"] = float(self.mask_fallback.sum())
+        summary["data/skipped_images"] = float(len(self.skipped))
+        return summary
 
     def _resolve_root(self) -> Path:
         if self.data_dir is not None:
@@ -170,61 +174,6 @@ class ThermalData:
         root = ensure_dataset(self.cache_dir / "synthetic", self.synthetic)
         log.info("Using the embedded synthetic dataset at %s", root)
         return root
-
-    def _scan(self, root: Path) -> list[tuple[ImageRecord, str | None]]:
-        """Every image with its split where that is already fixed (a split file, `test_dir`),
-        else None."""
-        assert self.classes is not None
-        if self.split_file is not None:
-            for setting in ("test_dir", "num_folds"):
-                if getattr(self, setting) is not None:
-                    raise DatasetError(
-                        f"data.split_file fixes every split, so it excludes data.{setting}"
-                    )
-            return list(read_splits(Path(self.split_file).expanduser(), self.classes))
-        rows: list[tuple[ImageRecord, str | None]] = [
-            (r, None) for r in scan_folder(root, self.classes, self.patient_regex)
-        ]
-        if self.test_dir is None:
-            return rows
-        if self.num_folds is not None:
-            raise DatasetError("data.num_folds and data.test_dir exclude each other")
-        test_root = Path(self.test_dir).expanduser()
-        test_names = find_class_dirs(test_root)
-        if tuple(test_names) != self.classes.names:
-            raise DatasetError(
-                f"data.test_dir '{test_root}' has classes {test_names}, "
-                f"but data_dir has {list(self.classes.names)}"
-            )
-        test_records = scan_folder(test_root, self.classes, self.patient_regex)
-        shared = sorted({r.patient for r, _ in rows} & {r.patient for r in test_records})
-        if shared:
-            raise DatasetError(
-                f"data.test_dir '{test_root}' and data_dir share {len(shared)} patient id(s) "
-                f"(e.g. {shared[:3]}): a patient may not be in training and test; if they are "
-                "different people, give them distinct ids"
-            )
-        return rows + [(r, "test") for r in test_records]
-
-    def _assign_splits(
-        self, candidates: list[tuple[ImageRecord, str | None]]
-    ) -> list[tuple[ImageRecord, str]]:
-        """Split the patients whose split is not fixed yet; no patient may be in two splits."""
-        pool = [record for record, split in candidates if split is None]
-        assignment: dict[str, str] = {}
-        if pool:
-            fractions = dict(self.split_fractions)
-            if self.test_dir is not None:
-                fractions["test"] = 0.0
-            if self.num_folds is not None:
-                assignment = fold_patients(
-                    pool, fractions, self.split_seed, self.num_folds, self.fold
-                )
-            else:
-                assignment = split_patients(pool, fractions, self.split_seed)
-        rows = [(record, split or assignment[record.patient]) for record, split in candidates]
-        check_disjoint(rows)
-        return rows
 
     def records(self, split: str) -> list[ImageRecord]:
         return [record for record, name in self.rows if name == split]
@@ -257,12 +206,13 @@ class ThermalData:
             raise RuntimeError("call setup() before asking for datasets")
         if train and self.augment_on_device:
             return IndexBatches(self.indices(split))
+        pre = self.preprocessor
         if train:
             transform = train_transform(
-                self.image_size, self.augment, self.mean, self.std, self.on_midline
+                pre.image_size, self.augment, pre.mean, pre.std, pre.on_midline
             )
         else:
-            transform = eval_transform(self.mean, self.std)
+            transform = pre.eval_transform()
         faces = None if train else self.faces
         return CachedImageDataset(
             self.images, self.labels, self.indices(split), transform, views, faces
@@ -276,24 +226,36 @@ class ThermalData:
         if self._device_batches is None:
             if self.images is None or self.labels is None:
                 raise RuntimeError("call setup() before asking for device batches")
-            augment = BatchAugment(
-                self.image_size, self.augment, self.mean, self.std, self.on_midline
-            )
+            pre = self.preprocessor
+            augment = BatchAugment(pre.image_size, self.augment, pre.mean, pre.std, pre.on_midline)
             self._device_batches = DeviceBatches(self.images, self.labels, augment)
         return self._device_batches
 
-    def loader(
-        self, split: str, *, batch_size: int, train: bool, views: int = 1, processes: int = 1
-    ) -> DataLoader:
+    def for_stage(self, batch_size: int, views: int = 1) -> ThermalData:
+        """The batch size per process and the views per training image of the next stage."""
+        self.batch_size, self.views = batch_size, views
+        return self
+
+    def train_dataloader(self) -> DataLoader:
+        return self.loader("train", train=True, views=self.views)
+
+    def val_dataloader(self) -> DataLoader:
+        return self.loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self.loader("test")
+
+    def loader(self, split: str, *, train: bool = False, views: int = 1) -> DataLoader:
         """Training drops an epoch's last, smaller batch, unless it is each process's only one:
-        under DDP every one of `processes` processes takes its own share of the split."""
+        under DDP every process of the trainer takes its own share of the split."""
         dataset = self.dataset(split, train=train, views=views)
+        processes = self.trainer.world_size if self.trainer is not None else 1
         share = math.ceil(len(dataset) / processes)
         return DataLoader(
             dataset,
-            batch_size=batch_size,
+            batch_size=self.batch_size,
             shuffle=train,
-            drop_last=train and share > batch_size,
+            drop_last=train and share > self.batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             collate_fn=keep_batch if isinstance(dataset, IndexBatches) else None,

@@ -1,4 +1,5 @@
-"""Once per validation epoch, a TensorBoard grid of where the model looks on fixed images."""
+"""Where the model looks, as callbacks: a TensorBoard grid of fixed val images once per epoch,
+and the overlays of chosen test images in the run folder after the test."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from thermal_icas import run_files
 from thermal_icas.data.datasets import CachedImageDataset
+from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.explain.maps import explain_batch
 from thermal_icas.explain.overlay import explanation_rows
+from thermal_icas.explain.report import write_explanations
+from thermal_icas.lit.classifier import ClassifierModule, TestImages
+from thermal_icas.reporting.callbacks import TestReport
 
 
 class ExplanationGrid(Callback):
@@ -48,3 +54,37 @@ class ExplanationGrid(Callback):
             board.experiment.add_image(
                 "explain/val_grid", sheet, trainer.current_epoch, dataformats="HWC"
             )
+
+
+class TestExplanations(TestReport):
+    """`explain/`: overlays of the first `examples_per_group` test images of each true class
+    predicted right and wrong, `overview.png` and `index.csv` (see `write_explanations`)."""
+
+    def __init__(self, run_dir: str, examples_per_group: int = 4, tile: int = 128) -> None:
+        super().__init__(run_dir)
+        self.examples_per_group = examples_per_group
+        self.tile = tile
+
+    def write(
+        self,
+        module: ClassifierModule,
+        data: ThermalData,
+        tested: TestImages,
+        metrics: dict[str, float],
+    ) -> None:
+        assert data.classes is not None
+        dataset = data.dataset("test", train=False)
+        assert isinstance(dataset, CachedImageDataset)
+        write_explanations(
+            self.run_dir / run_files.EXPLAIN_DIR,
+            module.model,
+            dataset,
+            tested.indices,
+            [data.rows[i][0] for i in tested.indices],
+            tested.scores.scores.tolist(),
+            metrics["test/threshold"],
+            data.classes,
+            *module.explain_spec,
+            self.examples_per_group,
+            self.tile,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -11,12 +12,25 @@ from torch.optim import Optimizer
 
 from thermal_icas.data.device_batches import DeviceBatches
 from thermal_icas.errors import ConfigError
+from thermal_icas.evaluation.patients import Scores
 from thermal_icas.explain import FocusMetrics, explain_batch
 from thermal_icas.lit.base import TrainingMeansModule
 from thermal_icas.lit.metrics import confusion_matrix, finalize, screening_metrics
 from thermal_icas.models.heads import ThermalClassifier
 
 FINETUNE_MODES = ("full", "linear")
+
+
+@dataclass(frozen=True)
+class TestImages:
+    """The test split's per-image predictions, made on the tested checkpoint before the test
+    pass, for the callbacks that report the test (`reporting.callbacks`)."""
+
+    scores: Scores
+    # the images' row indices in the run's data
+    indices: list[int]
+    # the side each image is blamed on, for the asymmetry arms
+    sides: list[float] | None
 
 
 class ClassifierModule(TrainingMeansModule):
@@ -56,6 +70,7 @@ class ClassifierModule(TrainingMeansModule):
         self.criterion = nn.CrossEntropyLoss(weight=torch.tensor(list(class_weights)))
         self.val_metrics = screening_metrics().clone(prefix="val/")
         self.decision_threshold = 0.5
+        self.test_images: TestImages | None = None
         # the asymmetry arms' side scores cost an explaining pass: only the test split needs them
         self.predict_sides = True
         self.test_metrics = screening_metrics().clone(prefix="test/")

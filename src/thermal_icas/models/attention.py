@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
+
+from thermal_icas.errors import ConfigError
+
+GATED_LAYERS = ("layer3", "layer4")
 
 
 class SpatialAttentionGate(nn.Module):
@@ -42,3 +48,21 @@ class SpatialAttentionGate(nn.Module):
         positions = scores.shape[-2] * scores.shape[-1]
         gate = scores.flatten(2).softmax(-1).view_as(scores) * positions
         return features * gate, gate
+
+
+@dataclass(frozen=True)
+class Attention:
+    """The `attention=on` lever: a gate on the output of trunk layer `layer`. On layer4 it sits
+    just before pooling; on layer3 before layer4, for small inputs (64 px), whose layer4 map is
+    2x2 and where a gate could only pick a quadrant."""
+
+    layer: str = "layer3"
+    hidden_channels: int | None = None
+    score_bound: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.layer not in GATED_LAYERS:
+            raise ConfigError(f"attention.layer='{self.layer}' must be one of {GATED_LAYERS}")
+
+    def gate(self, in_channels: int) -> SpatialAttentionGate:
+        return SpatialAttentionGate(in_channels, self.hidden_channels, self.score_bound)

@@ -29,9 +29,18 @@ def load_encoder(encoder: ThermalEncoder, path: str | Path) -> None:
     if not path.is_file():
         raise PretrainedWeightsError(f"training.encoder_ckpt: no encoder checkpoint at '{path}'")
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    if saved.get("arch") != encoder.arch:
+    if _built(saved.get("arch") or {}) != _built(encoder.arch):
         raise PretrainedWeightsError(
             f"training.encoder_ckpt '{path}' was trained as {saved.get('arch')}, "
             f"but this run builds {encoder.arch}"
         )
     encoder.load_state_dict(saved["state_dict"])
+
+
+def _built(arch: dict[str, object]) -> dict[str, object]:
+    """The settings that shape the weights: an alignment without halves and a gate layer
+    without a gate do not (older checkpoints recorded placeholder values for them)."""
+    unused = {"align"} if arch.get("fusion") == "none" else set()
+    if not arch.get("attention"):
+        unused.add("attention_layer")
+    return {key: value for key, value in arch.items() if key not in unused}

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from thermal_icas.asymmetry import build_adapter
+from thermal_icas.asymmetry import Asymmetry, InputAdapter
 from thermal_icas.errors import ConfigError
-from thermal_icas.models.attention import SpatialAttentionGate
+from thermal_icas.models.attention import Attention
 from thermal_icas.models.backbone import build_resnet
 
 LAYERS = ("layer1", "layer2", "layer3", "layer4")
@@ -25,33 +25,27 @@ class EncoderOutput:
 
 
 class ThermalEncoder(nn.Module):
-    """`fusion` none | early | siamese (see `thermal_icas.asymmetry.fusion`) decides how the
-    whole face, centred on its midline, reaches the trunk. With `attention`, a gate weights the
-    positions of `attention_layer`'s output: on layer4 just before pooling, on layer3 before
-    layer4 (for small inputs, whose layer4 map is 2x2)."""
+    """`asymmetry` (None: the whole face through one trunk) decides how the face, centred on
+    its midline, reaches the trunk (see `thermal_icas.asymmetry.fusion`). With `attention`, a
+    gate weights the positions of one layer's output before the rest of the trunk and pooling.
+    Both come from their config groups as objects, or None when the lever is off."""
 
     def __init__(
         self,
         backbone: str = "resnet18",
         pretrained: str = "none",
-        fusion: str = "none",
-        align: str = "mirror",
-        attention: bool = False,
-        attention_layer: str = "layer4",
-        attention_hidden_channels: int | None = None,
-        attention_score_bound: float = 3.0,
+        asymmetry: Asymmetry | None = None,
+        attention: Attention | None = None,
     ) -> None:
         super().__init__()
-        if attention_layer not in ("layer3", "layer4"):
-            raise ConfigError(f"attention.layer='{attention_layer}' must be layer3 or layer4")
         self.arch = {
             "backbone": backbone,
-            "fusion": fusion,
-            "align": align,
-            "attention": attention,
-            "attention_layer": attention_layer,
+            "fusion": asymmetry.fusion if asymmetry else "none",
+            "align": asymmetry.align if asymmetry else None,
+            "attention": attention is not None,
+            "attention_layer": attention.layer if attention else None,
         }
-        self.adapter = build_adapter(fusion, align)
+        self.adapter = asymmetry.adapter() if asymmetry else InputAdapter()
         resnet = build_resnet(backbone, pretrained)
         resnet.conv1 = self.adapter.first_conv(resnet.conv1)
         self.trunk = nn.ModuleDict(
@@ -60,13 +54,10 @@ class ThermalEncoder(nn.Module):
                 **{name: getattr(resnet, name) for name in LAYERS},
             }
         )
-        self.attention_layer = attention_layer if attention else None
+        self.attention_layer = attention.layer if attention else None
         self.attention = None
         if attention:
-            channels = _out_channels(self.trunk[attention_layer])
-            self.attention = SpatialAttentionGate(
-                channels, attention_hidden_channels, attention_score_bound
-            )
+            self.attention = attention.gate(_out_channels(self.trunk[attention.layer]))
         self.out_dim = self.adapter.feature_dim(resnet.fc.in_features)
         self.pool = nn.AdaptiveAvgPool2d(1)
 

@@ -24,14 +24,15 @@ HPARAM_METRICS = (
 
 def run_levers(cfg: DictConfig) -> dict[str, object]:
     """The settings a sweep varies, flat, under short names the HParams tab can show."""
+    attention, asymmetry = cfg.attention, cfg.asymmetry
     return {
         "mask": cfg.mask.method._target_.rsplit(".", 1)[-1],
         "mask_background": str(cfg.mask.background_value),
-        "attention": bool(cfg.attention.enabled),
-        "attention_layer": str(cfg.attention.layer),
-        "asymmetry": bool(cfg.asymmetry.enabled),
-        "asymmetry_fusion": str(cfg.asymmetry.fusion),
-        "asymmetry_align": str(cfg.asymmetry.align),
+        "attention": attention is not None,
+        "attention_layer": str(attention.layer) if attention else "none",
+        "asymmetry": asymmetry is not None,
+        "asymmetry_fusion": str(asymmetry.fusion) if asymmetry else "none",
+        "asymmetry_align": str(asymmetry.align) if asymmetry else "none",
         "loss": cfg.loss._target_.rsplit(".", 1)[-1],
         "backbone": str(cfg.model.backbone),
         "pretrained": str(cfg.model.pretrained),

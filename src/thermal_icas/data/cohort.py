@@ -1,0 +1,78 @@
+"""The cohort as a pure step: which images there are, of which patient and class, and which
+split each patient is in. Nothing here reads pixels; `ThermalData` preprocesses what it finds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from thermal_icas.data.records import ClassInfo, ImageRecord, find_class_dirs, scan_folder
+from thermal_icas.data.splits import check_disjoint, fold_patients, read_splits, split_patients
+from thermal_icas.errors import DatasetError
+
+# an image and its split; None where the split is not fixed yet
+Candidate = tuple[ImageRecord, str | None]
+
+
+def scan_cohort(
+    root: Path,
+    classes: ClassInfo,
+    patient_regex: str,
+    split_file: str | None = None,
+    test_dir: str | None = None,
+    num_folds: int | None = None,
+) -> list[Candidate]:
+    """Every image with its split where that is already fixed (a split file, `test_dir`)."""
+    if split_file is not None:
+        for setting, value in (("test_dir", test_dir), ("num_folds", num_folds)):
+            if value is not None:
+                raise DatasetError(
+                    f"data.split_file fixes every split, so it excludes data.{setting}"
+                )
+        return list(read_splits(Path(split_file).expanduser(), classes))
+    rows: list[Candidate] = [(r, None) for r in scan_folder(root, classes, patient_regex)]
+    if test_dir is None:
+        return rows
+    if num_folds is not None:
+        raise DatasetError("data.num_folds and data.test_dir exclude each other")
+    test_root = Path(test_dir).expanduser()
+    test_names = find_class_dirs(test_root)
+    if tuple(test_names) != classes.names:
+        raise DatasetError(
+            f"data.test_dir '{test_root}' has classes {test_names}, "
+            f"but data_dir has {list(classes.names)}"
+        )
+    test_records = scan_folder(test_root, classes, patient_regex)
+    shared = sorted({r.patient for r, _ in rows} & {r.patient for r in test_records})
+    if shared:
+        raise DatasetError(
+            f"data.test_dir '{test_root}' and data_dir share {len(shared)} patient id(s) "
+            f"(e.g. {shared[:3]}): a patient may not be in training and test; if they are "
+            "different people, give them distinct ids"
+        )
+    return rows + [(r, "test") for r in test_records]
+
+
+def assign_splits(
+    candidates: list[Candidate],
+    fractions: Mapping[str, float],
+    split_seed: int,
+    num_folds: int | None = None,
+    fold: int = 0,
+    external_test: bool = False,
+) -> list[tuple[ImageRecord, str]]:
+    """Split the patients whose split is not fixed yet (with `external_test`, the test split
+    comes from elsewhere and gets no share); no patient may be in two splits."""
+    pool = [record for record, split in candidates if split is None]
+    assignment: dict[str, str] = {}
+    if pool:
+        shares = dict(fractions)
+        if external_test:
+            shares["test"] = 0.0
+        if num_folds is not None:
+            assignment = fold_patients(pool, shares, split_seed, num_folds, fold)
+        else:
+            assignment = split_patients(pool, shares, split_seed)
+    rows = [(record, split or assignment[record.patient]) for record, split in candidates]
+    check_disjoint(rows)
+    return rows
