@@ -97,6 +97,7 @@ def _train(classifier: ThermalClassifier, steps: int = 8) -> None:
     classifier.eval()
 
 
+@pytest.mark.slow
 def test_trained_early_fusion_tells_the_halves_apart() -> None:
     torch.manual_seed(0)
     classifier = ThermalClassifier(ThermalEncoder(fusion="early"), 2, 0.0)
