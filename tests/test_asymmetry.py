@@ -98,6 +98,7 @@ def _train(classifier: ThermalClassifier, steps: int = 8) -> None:
     classifier.eval()
 
 
+@pytest.mark.slow
 def test_trained_early_fusion_tells_the_halves_apart() -> None:
     torch.manual_seed(0)
     classifier = ThermalClassifier(ThermalEncoder(asymmetry=Asymmetry("early")), 2, 0.0)

@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import ComposeFn, make_toy_dataset, write_image
 from thermal_icas.pipeline import run
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -93,6 +93,7 @@ def test_statistics_match_the_per_image_augmentation() -> None:
     assert abs(batched.std() - per_image.std()) < 0.05
 
 
+@pytest.mark.slow
 def test_a_run_can_augment_on_the_device(compose_cfg: ComposeFn) -> None:
     cfg = compose_cfg(["experiment=smoke", "data.augment_on=device", "debug=fast"])
     run(cfg)

@@ -15,28 +15,6 @@ GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]
 
 
-def test_the_documented_groups_exist() -> None:
-    expected = {
-        "data",
-        "model",
-        "mask",
-        "attention",
-        "asymmetry",
-        "training",
-        "trainer",
-        "logger",
-        "callbacks",
-        "paths",
-        "experiment",
-        "debug",
-        "loss",
-    }
-    assert expected <= {*GROUPS}
-    assert (CONF_DIR / "hydra" / "default.yaml").is_file()
-    assert {p.stem for p in (CONF_DIR / "trainer").glob("*.yaml")} >= {"cpu", "gpu", "ddp", "auto"}
-    assert {p.stem for p in (CONF_DIR / "attention").glob("*.yaml")} == {"on", "off"}
-
-
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_option_composes_and_instantiates(
     compose_cfg: ComposeFn, tmp_path: Path, group: str, option: str
@@ -47,12 +25,8 @@ def test_option_composes_and_instantiates(
     cfg = compose_cfg(overrides)
     assert isinstance(instantiate(cfg.data), ThermalData)
     assert isinstance(instantiate(cfg.model.encoder), ThermalEncoder)
-    assert instantiate(cfg.loss).needs_labels in (True, False)
+    instantiate(cfg.loss)
     instantiate(cfg.training.finetune.optimizer)
-    for stage in ("contrastive", "finetune"):
-        assert cfg.training[stage].epochs >= 1
-    trainer_cfg = cfg.trainer
-    assert trainer_cfg._target_ == "lightning.pytorch.Trainer"
 
 
 def test_attention_switch_reaches_the_encoder(compose_cfg: ComposeFn) -> None:

@@ -18,6 +18,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["basic", "local"])
 def test_ddp_sweep_trains_with_two_processes_and_keeps_outputs_together(
     tmp_path: Path, launcher: str

@@ -40,7 +40,6 @@ def test_in_face_of_a_uniform_map_is_the_face_area_share() -> None:
     face = _face()
     uniform = torch.ones(1, 4, 4)  # a coarse map, upsampled to the face's resolution
     assert in_face_share(uniform, face).item() == pytest.approx(0.25, abs=1e-6)
-    assert 1 - in_face_share(uniform, face).item() == pytest.approx(0.75, abs=1e-6)
 
 
 def test_a_map_on_the_background_scores_low() -> None:
@@ -147,6 +146,7 @@ def test_focus_metrics_average_and_skip_empty_maps() -> None:
     assert values["val/attention/lr_balance"] == pytest.approx(0.4)
 
 
+@pytest.mark.slow
 def test_attention_and_asymmetry_run_writes_focus_metrics_and_overlays(
     compose_cfg: ComposeFn,
 ) -> None:
@@ -221,6 +221,7 @@ def test_the_overview_shows_each_chosen_image_with_its_own_row(
     assert torch.equal(overview, torch.cat(sheets)), "row k of the overview is sheet k's image"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_in_face_tells_a_background_shortcut_from_a_model_that_reads_the_face(seed: int) -> None:
     """scripts/focus_toy.py: the label lives in a bright patch, in the background or inside

@@ -222,6 +222,7 @@ def ddp_worker(rank: int, out_dir: str) -> None:
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not (dist.is_available() and dist.is_gloo_available()), reason="needs gloo backend"
 )

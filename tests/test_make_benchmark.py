@@ -76,6 +76,7 @@ def halves(gray: np.ndarray) -> tuple[float, float]:
     return float(left.mean()), float(right.mean())
 
 
+@pytest.mark.slow
 def test_layout_patients_split_and_cli(source: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
     run = subprocess.run(
@@ -122,6 +123,7 @@ def test_layout_patients_split_and_cli(source: Path, tmp_path: Path) -> None:
         load_script("make_benchmark").main([str(source), str(out)])
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes(mb: ModuleType, source: Path, tmp_path: Path) -> None:
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         mb.main([str(source), str(tmp_path / name), "--seed", str(seed), "--shortcut"])
@@ -202,6 +204,7 @@ def test_baseline_finds_the_cooling(mb: ModuleType, cv_source: Path, tmp_path: P
     assert result.interval[0] > 0.7
 
 
+@pytest.mark.slow
 def test_baseline_at_chance_without_cooling(
     mb: ModuleType, cv_source: Path, tmp_path: Path
 ) -> None:

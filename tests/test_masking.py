@@ -138,6 +138,7 @@ def test_masks_are_computed_once_per_image_not_per_epoch(tmp_path: Path) -> None
     assert 0.0 < stats["data/mask_coverage/train"] < 1.0 and stats["data/mask_fallbacks/train"] == 0
 
 
+@pytest.mark.slow
 def test_export_cli_writes_one_mask_per_image(tmp_path: Path) -> None:
     root = make_toy_dataset(tmp_path / "d", {"icas": 2, "non_icas": 2}, size=30)
     (root / "icas" / "sub").mkdir()

@@ -173,6 +173,7 @@ def _fit(mode: str) -> tuple[ThermalClassifier, dict[str, torch.Tensor]]:
     return classifier, before
 
 
+@pytest.mark.slow
 def test_linear_probe_keeps_encoder_and_batchnorm_statistics_fixed() -> None:
     classifier, before = _fit("linear")
     after = classifier.encoder.state_dict()
@@ -182,6 +183,7 @@ def test_linear_probe_keeps_encoder_and_batchnorm_statistics_fixed() -> None:
     assert head.requires_grad
 
 
+@pytest.mark.slow
 def test_full_finetune_updates_encoder_with_a_smaller_learning_rate() -> None:
     classifier, before = _fit("full")
     running = "trunk.stem.1.running_mean"

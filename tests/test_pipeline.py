@@ -14,6 +14,8 @@ from tests.conftest import ComposeFn, make_toy_dataset
 from thermal_icas.lit.contrastive import ContrastiveModule
 from thermal_icas.pipeline import run
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED_KEYS = {
     "test/auroc",

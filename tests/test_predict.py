@@ -17,6 +17,8 @@ from thermal_icas.errors import PretrainedWeightsError
 from thermal_icas.inference import load_run, predict
 from thermal_icas.pipeline import run
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

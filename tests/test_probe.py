@@ -68,6 +68,7 @@ def test_probe_epochs(every: int | None, epochs: int, expected: set[int]) -> Non
     assert probe_epochs(every, epochs) == expected
 
 
+@pytest.mark.slow
 def test_stage_1_reports_both_probes_at_the_configured_epochs(
     compose_cfg: ComposeFn, tmp_path: Path
 ) -> None:

@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import drop_checkpoints
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_CHECKPOINT = {
     "stage1": Path("checkpoints") / "contrastive" / "last.ckpt",

@@ -304,6 +304,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_cli_writes_files_and_prints_markdown(tmp_path: Path) -> None:
     for index, (seed, value) in enumerate(BASE_SEEDS.items()):
         make_job(tmp_path, f"{2 * index}", ["mask=none", f"seed={seed}"], all_metrics(value))
@@ -322,6 +323,7 @@ def test_cli_writes_files_and_prints_markdown(tmp_path: Path) -> None:
     assert (tmp_path / "summary.png").read_bytes().startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sub", ["empty", "absent"])
 def test_cli_fails_on_a_folder_without_jobs(tmp_path: Path, sub: str) -> None:
     folder = tmp_path / sub

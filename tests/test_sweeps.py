@@ -46,6 +46,7 @@ def test_fold_settings_are_checked() -> None:
         fold_patients(_records(3, 12), FRACTIONS, 0, 5, 0)
 
 
+@pytest.mark.slow
 def test_multirun_with_a_failing_job_is_summarized(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     command = [
@@ -104,6 +105,7 @@ def test_launcher_configs_compose(launcher: str) -> None:
     assert len(params.seed.split(",")) >= 3
 
 
+@pytest.mark.slow
 def test_hparams_carry_the_test_metrics(compose_cfg: ComposeFn) -> None:
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     from tensorboard.plugins.hparams import plugin_data_pb2
@@ -125,6 +127,7 @@ def test_hparams_carry_the_test_metrics(compose_cfg: ComposeFn) -> None:
     assert {"mask", "attention", "asymmetry", "seed"} <= set(levers)
 
 
+@pytest.mark.slow
 def test_python_api_runs_the_configured_pipeline(tmp_path: Path, cache_dir: Path) -> None:
     out = tmp_path / "api"
     clf = ContrastiveThermalClassifier(
