@@ -5,8 +5,9 @@
 FOLDER is either a folder of images (searched recursively; no truth, so only coverage is
 reported) or a benchmark root whose sub-folders are levels, each laid out as
 `<level>/images/<stem>.<ext>` with the true mask `<level>/truth/<stem>.png` (255 = face).
-`mask` is one of content_based, ellipse, rectangle, adaptive; other key=value pairs override
-the mask's parameters (values are read as Python literals, e.g. threshold=0.15).
+`mask` is any option of conf/mask, composed and instantiated as train.py does; other key=value
+pairs override that option's method, as `mask.method.<key>=<value>` would in a run (e.g.
+threshold=0.15 or fallback.semi_axis_x=0.3).
 
 Decoding is not timed. The last lines are machine-readable: `ms_per_image=` (median over all
 images) and, for each level with truth, `iou_<level>=` (mean IoU of mask > 0.5 with the truth).
@@ -14,7 +15,6 @@ images) and, for each level with truth, `iou_<level>=` (mean IoU of mask > 0.5 w
 
 from __future__ import annotations
 
-import ast
 import os
 import sys
 import time
@@ -28,19 +28,15 @@ os.environ["MKL_NUM_THREADS"] = "1"
 
 import cv2
 import numpy as np
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from hydra.utils import instantiate
 
+from thermal_icas.config import project_root
 from thermal_icas.data.imageio import load_rgb
 from thermal_icas.data.records import is_image_file, list_images
 from thermal_icas.masks.base import FaceMask
-from thermal_icas.masks.content import ContentBasedMask
-from thermal_icas.masks.geometric import AdaptiveMask, EllipseMask, RectangleMask
-
-MASKS: dict[str, type[FaceMask]] = {
-    "content_based": ContentBasedMask,
-    "ellipse": EllipseMask,
-    "rectangle": RectangleMask,
-    "adaptive": AdaptiveMask,
-}
 
 
 @dataclass
@@ -90,20 +86,34 @@ def bench_level(mask: FaceMask, pairs: list[tuple[Path, Path | None]]) -> LevelR
     return result
 
 
-def parse_overrides(args: list[str]) -> tuple[str, dict[str, object]]:
-    options: dict[str, object] = {}
+def parse_overrides(args: list[str]) -> tuple[str, list[str]]:
+    """The mask option (content_based unless given) and the overrides of its method."""
+    name, params = "content_based", []
     for arg in args:
         key, sep, value = arg.partition("=")
         if not sep:
             raise SystemExit(f"expected key=value, got '{arg}'")
+        if key == "mask":
+            name = value
+        else:
+            params.append(f"mask.method.{arg}")
+    return name, params
+
+
+def load_mask(name: str, params: list[str]) -> FaceMask:
+    """The method of mask option `name`, composed from conf/ with `params` as train.py would
+    compose it, so every mask config (a new one too) can be benchmarked. Only the method is
+    built: the benchmark times the mask itself, never its disk cache."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(project_root() / "conf"), version_base="1.3"):
+        options = GlobalHydra.instance().config_loader().get_group_options("mask")
+        if name not in options:
+            raise SystemExit(f"unknown mask '{name}'; choose one of {', '.join(options)}")
         try:
-            options[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            options[key] = value
-    name = str(options.pop("mask", "content_based"))
-    if name not in MASKS:
-        raise SystemExit(f"unknown mask '{name}'; choose one of {', '.join(MASKS)}")
-    return name, options
+            cfg = compose(config_name="train", overrides=[f"mask={name}", *params])
+            return instantiate(cfg.mask.method)
+        except HydraException as error:
+            raise SystemExit(f"bad parameter for mask '{name}': {error}") from error
 
 
 def main(argv: list[str]) -> None:
@@ -112,11 +122,7 @@ def main(argv: list[str]) -> None:
     root = Path(argv[0])
     if not root.is_dir():
         raise SystemExit(f"'{root}' is not a folder")
-    name, options = parse_overrides(argv[1:])
-    try:
-        mask = MASKS[name](**options)
-    except TypeError as error:
-        raise SystemExit(f"bad parameter for mask '{name}': {error}") from error
+    mask = load_mask(*parse_overrides(argv[1:]))
     cv2.setNumThreads(1)
     levels = find_levels(root)
     if not any(levels.values()):

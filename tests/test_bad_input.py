@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import ComposeFn, make_toy_dataset, write_image
+from thermal_icas.data.preprocess import load_usable
+from thermal_icas.errors import DatasetError
 from thermal_icas.pipeline import run
 
 pytestmark = pytest.mark.slow
@@ -158,3 +160,15 @@ def test_unusable_images_are_skipped_listed_and_the_run_goes_on(
         listed = {Path(row["path"]).name for row in csv.DictReader(handle)}
     assert not listed & set(skipped), "skipped images must not be in any split"
     assert set(kept.values()) <= listed
+
+
+@pytest.mark.parametrize("progressive", [0, 1])
+def test_a_jpeg_missing_its_last_bytes_is_refused(tmp_path: Path, progressive: int) -> None:
+    """OpenCV decodes such files with the missing rows grey: they must not reach training."""
+    noise = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    whole = cv2.imencode(".jpg", noise, [cv2.IMWRITE_JPEG_PROGRESSIVE, progressive])[1].tobytes()
+    (tmp_path / "whole.jpg").write_bytes(whole + b"camera trailer")
+    assert load_usable(str(tmp_path / "whole.jpg")).shape == (48, 64, 3)
+    (tmp_path / "cut.jpg").write_bytes(whole[:-2])
+    with pytest.raises(DatasetError, match=r"cut\.jpg' is a truncated"):
+        load_usable(str(tmp_path / "cut.jpg"))
