@@ -21,6 +21,8 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss
 from torchmetrics.functional.classification import binary_calibration_error
 
+from thermal_icas.reporting.plots import save_unit_square
+
 EPS = 1e-6
 
 
@@ -67,10 +69,5 @@ def plot_reliability(
         xlabel="mean predicted probability",
         ylabel="observed share of positives",
         title="Test reliability",
-        xlim=(0, 1),
-        ylim=(0, 1),
     )
-    axes.legend(loc="upper left", fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_unit_square(figure, axes, path, "upper left")

@@ -10,12 +10,10 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from thermal_icas import run_files
 from thermal_icas.data.datasets import CachedImageDataset
-from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.explain.maps import explain_batch
 from thermal_icas.explain.overlay import explanation_rows
 from thermal_icas.explain.report import write_explanations
-from thermal_icas.lit.classifier import ClassifierModule, TestImages
-from thermal_icas.reporting.callbacks import TestReport
+from thermal_icas.reporting.callbacks import TestOutcome, TestReport
 
 
 class ExplanationGrid(Callback):
@@ -65,26 +63,19 @@ class TestExplanations(TestReport):
         self.examples_per_group = examples_per_group
         self.tile = tile
 
-    def write(
-        self,
-        module: ClassifierModule,
-        data: ThermalData,
-        tested: TestImages,
-        metrics: dict[str, float],
-    ) -> None:
-        assert data.classes is not None
-        dataset = data.dataset("test", train=False)
+    def write(self, outcome: TestOutcome) -> None:
+        dataset = outcome.data.dataset("test", train=False)
         assert isinstance(dataset, CachedImageDataset)
         write_explanations(
             self.run_dir / run_files.EXPLAIN_DIR,
-            module.model,
+            outcome.module.model,
             dataset,
-            tested.indices,
-            [data.rows[i][0] for i in tested.indices],
-            tested.scores.scores.tolist(),
-            metrics["test/threshold"],
-            data.classes,
-            *module.explain_spec,
+            outcome.images.indices,
+            outcome.records,
+            outcome.probs,
+            outcome.threshold,
+            outcome.classes,
+            *outcome.module.explain_spec,
             self.examples_per_group,
             self.tile,
         )

@@ -4,6 +4,7 @@ number in metrics.json; switch one off with `callbacks.<group>.<name>=null`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -12,6 +13,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from thermal_icas import run_files
+from thermal_icas.data.records import ClassInfo, ImageRecord
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.lit.classifier import ClassifierModule, TestImages
 from thermal_icas.reporting.contact_sheet import contact_sheet
@@ -40,10 +42,37 @@ class DataSummary(Callback):
                 board.experiment.add_image("data/masked_inputs", sheet, 0, dataformats="HWC")
 
 
+@dataclass(frozen=True)
+class TestOutcome:
+    """What a test report reads: the tested module, the data, the test's per-image predictions
+    (made before the test pass, on the same checkpoint) and the test's metrics."""
+
+    module: ClassifierModule
+    data: ThermalData
+    images: TestImages
+    metrics: dict[str, float]
+
+    @property
+    def records(self) -> list[ImageRecord]:
+        return [self.data.rows[i][0] for i in self.images.indices]
+
+    @property
+    def probs(self) -> list[float]:
+        return self.images.scores.scores.tolist()
+
+    @property
+    def threshold(self) -> float:
+        """The val-chosen threshold, as the test logged it."""
+        return self.metrics["test/threshold"]
+
+    @property
+    def classes(self) -> ClassInfo:
+        assert self.data.classes is not None
+        return self.data.classes
+
+
 class TestReport(Callback):
-    """A file the test leaves in the run folder; `write` gets the test's per-image predictions
-    (made before the test pass, on the same checkpoint), the data they are of and the test's
-    metrics (`test/threshold` is the val-chosen threshold, as logged)."""
+    """A file the test leaves in the run folder, written by `write` as the test ends."""
 
     def __init__(self, run_dir: str) -> None:
         self.run_dir = Path(run_dir)
@@ -52,18 +81,11 @@ class TestReport(Callback):
         data = trainer.datamodule
         if not (trainer.is_global_zero and isinstance(pl_module, ClassifierModule)):
             return
-        tested = pl_module.test_images
-        if tested is not None and isinstance(data, ThermalData):
+        if pl_module.test_images is not None and isinstance(data, ThermalData):
             metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
-            self.write(pl_module, data, tested, metrics)
+            self.write(TestOutcome(pl_module, data, pl_module.test_images, metrics))
 
-    def write(
-        self,
-        module: ClassifierModule,
-        data: ThermalData,
-        tested: TestImages,
-        metrics: dict[str, float],
-    ) -> None:
+    def write(self, outcome: TestOutcome) -> None:
         raise NotImplementedError
 
 
@@ -71,38 +93,25 @@ class TestPredictions(TestReport):
     """`test_predictions.csv`: one row per test image, with the side the model blames for the
     asymmetry arms, so errors can be traced back to patients and files."""
 
-    def write(
-        self,
-        module: ClassifierModule,
-        data: ThermalData,
-        tested: TestImages,
-        metrics: dict[str, float],
-    ) -> None:
-        assert data.classes is not None
-        records = [data.rows[i][0] for i in tested.indices]
-        probs = tested.scores.scores.tolist()
-        path = self.run_dir / run_files.TEST_PREDICTIONS
-        threshold = metrics["test/threshold"]
-        write_predictions(path, records, probs, threshold, data.classes, tested.sides)
+    def write(self, outcome: TestOutcome) -> None:
+        write_predictions(
+            self.run_dir / run_files.TEST_PREDICTIONS,
+            outcome.records,
+            outcome.probs,
+            outcome.threshold,
+            outcome.classes,
+            outcome.images.sides,
+        )
 
 
 class TestPlots(TestReport):
     """`roc.png` with the val-chosen threshold's operating point, `confusion_matrix.png`."""
 
-    def write(
-        self,
-        module: ClassifierModule,
-        data: ThermalData,
-        tested: TestImages,
-        metrics: dict[str, float],
-    ) -> None:
-        assert data.classes is not None
-        threshold = module.decision_threshold
-        scores, targets = (
-            torch.as_tensor(tested.scores.scores),
-            torch.as_tensor(tested.scores.labels),
-        )
-        plot_roc(scores, targets, metrics["test/auroc"], threshold, self.run_dir / run_files.ROC)
-        tn, fp, fn, tp = (int(metrics[f"test/{k}"]) for k in ("tn", "fp", "fn", "tp"))
-        names = [data.classes.positive, data.classes.negative]
+    def write(self, outcome: TestOutcome) -> None:
+        scores = torch.as_tensor(outcome.images.scores.scores)
+        targets = torch.as_tensor(outcome.images.scores.labels)
+        auroc = outcome.metrics["test/auroc"]
+        plot_roc(scores, targets, auroc, outcome.threshold, self.run_dir / run_files.ROC)
+        tn, fp, fn, tp = (int(outcome.metrics[f"test/{k}"]) for k in ("tn", "fp", "fn", "tp"))
+        names = [outcome.classes.positive, outcome.classes.negative]
         plot_confusion([[tp, fn], [fp, tn]], names, self.run_dir / run_files.CONFUSION)

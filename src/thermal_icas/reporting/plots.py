@@ -9,6 +9,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from torch import Tensor
 from torchmetrics.functional.classification import binary_roc
 
@@ -26,17 +28,8 @@ def plot_roc(probs: Tensor, targets: Tensor, auroc: float, threshold: float, pat
         zorder=3,
         label=f"threshold = {threshold:.3f}",
     )
-    axes.set(
-        xlabel="1 - specificity",
-        ylabel="sensitivity",
-        title="Test ROC",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-    )
-    axes.legend(loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    axes.set(xlabel="1 - specificity", ylabel="sensitivity", title="Test ROC")
+    save_unit_square(figure, axes, path, "lower right", top=1.01)
 
 
 def operating_point(probs: Tensor, targets: Tensor, threshold: float) -> tuple[float, float]:
@@ -67,6 +60,17 @@ def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], path:
         ylabel="true",
         title="Test confusion matrix",
     )
+    save(figure, path)
+
+
+def save_unit_square(figure: Figure, axes: Axes, path: Path, legend: str, top: float = 1.0) -> None:
+    """A curve plot over [0, 1] x [0, top], with its legend, saved and closed."""
+    axes.set(xlim=(0, 1), ylim=(0, top))
+    axes.legend(loc=legend, fontsize="small")
+    save(figure, path)
+
+
+def save(figure: Figure, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
