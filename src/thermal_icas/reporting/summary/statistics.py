@@ -1,4 +1,4 @@
-"""One report for a Hydra sweep: each arm's patient-level result, and paired tests vs a baseline.
+"""The numbers of a sweep summary: each arm's results, and each arm minus its baseline arm.
 
 The question a sweep answers is whether an arm beats the baseline on the *same* patients. So
 the primary comparison pairs arms by patient: each replicate's out-of-fold test patients are
@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from thermal_icas import run_files
 from thermal_icas.evaluation.compare import (
     Estimate,
     PairedComparison,
@@ -27,19 +25,7 @@ from thermal_icas.evaluation.compare import (
     verdict,
 )
 from thermal_icas.evaluation.stats import BootstrapSettings
-from thermal_icas.reporting.summary_report import write_reports
-from thermal_icas.reporting.sweep_jobs import (
-    Job,
-    Replicate,
-    Settings,
-    arm_label,
-    check_unique_replicates,
-    label_of,
-    load_jobs,
-    split_keys,
-    split_override,
-    thread_counts,
-)
+from thermal_icas.reporting.summary.collect import Arm, Job, Replicate, Settings, label_of
 
 METRICS: dict[str, str] = {
     "test/auroc": "AUROC",
@@ -50,10 +36,10 @@ METRICS: dict[str, str] = {
     "test/patient/auroc": "patient AUROC",
     "test/attention/in_face": "attention in face",
 }
-DEFAULT_BASELINE = "mask=none,attention=off"
-
 
 NO_PAIRS = "no replicate finished in both arms"
+
+Pooled = dict[Replicate, PatientSet]
 
 
 @dataclass(frozen=True)
@@ -68,14 +54,6 @@ class ArmRow:
     std: dict[str, float | None]
     repeats: tuple[str, ...]
     patient: dict[str, Estimate] | None
-
-
-@dataclass(frozen=True)
-class FailedRun:
-    job: str
-    arm: str
-    replicate: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -106,112 +84,15 @@ class PatientComparison:
 
 
 @dataclass(frozen=True)
-class Summary:
-    root: Path
-    common: dict[str, str]
-    varying: list[str]
-    rows: list[ArmRow]
-    failed: list[FailedRun]
-    baseline: dict[str, str]
-    baseline_arms: list[str]
-    comparisons: list[Comparison]
-    patient_comparisons: list[PatientComparison]
+class Comparisons:
+    """Every non-baseline arm against its baseline arm; `unmatched` are arms without one."""
+
+    runs: list[Comparison]
+    patients: list[PatientComparison]
     unmatched: list[str]
-    n_bootstrap: int
-    threads: list[int]
-    csv_path: Path
-    markdown_path: Path
-    plot_path: Path
 
 
-def parse_baseline(text: str) -> dict[str, str]:
-    """`mask=none,attention=off`; spaces also separate, so an arm label can be pasted as is."""
-    pairs = [item for item in text.replace(",", " ").split() if item]
-    if not pairs or any("=" not in item for item in pairs):
-        raise ValueError(
-            f"baseline must be key=value pairs like '{DEFAULT_BASELINE}', got '{text}'"
-        )
-    return dict(split_override(item) for item in pairs)
-
-
-def summarize_multirun(
-    root: Path,
-    baseline: str = DEFAULT_BASELINE,
-    n_bootstrap: int = 10_000,
-    seed: int = 0,
-) -> Summary:
-    """Read every job under `root`, write summary.md, summary.csv, comparisons.csv and
-    summary.png into it."""
-    baseline_pairs = parse_baseline(baseline)
-    if n_bootstrap < 1:
-        raise ValueError(f"bootstrap resamples must be at least 1, got {n_bootstrap}")
-    bootstrap = BootstrapSettings(n_bootstrap, 0.95, seed)
-    jobs = load_jobs(root)
-    common, varying = split_keys(jobs)
-    by_arm: dict[str, list[Job]] = {}
-    settings: dict[str, Settings] = {}
-    for job in jobs:
-        arm_settings = {key: job.overrides.get(key) for key in varying}
-        label = arm_label(arm_settings)
-        by_arm.setdefault(label, []).append(job)
-        settings[label] = arm_settings
-    check_unique_replicates(by_arm)
-    pooled = {label: _pooled_patients(label, arm_jobs) for label, arm_jobs in by_arm.items()}
-
-    rows = [
-        _arm_row(label, settings[label], by_arm[label], pooled[label], bootstrap)
-        for label in by_arm
-    ]
-    failed = [
-        FailedRun(job.path, label, label_of(job.replicate), job.reason)
-        for label, arm_jobs in by_arm.items()
-        for job in arm_jobs
-        if job.metrics is None
-    ]
-    baseline_arms = [
-        label
-        for label in by_arm
-        if all(
-            {**common, **settings[label]}.get(key) == value for key, value in baseline_pairs.items()
-        )
-    ]
-    comparisons: list[Comparison] = []
-    patient_comparisons: list[PatientComparison] = []
-    unmatched: list[str] = []
-    for label in by_arm:
-        if label in baseline_arms:
-            continue
-        partner = _baseline_for(settings[label], baseline_pairs, baseline_arms, settings)
-        if partner is None:
-            unmatched.append(label)
-            continue
-        comparisons += _compare_runs(label, by_arm[label], partner, by_arm[partner])
-        patient_comparisons.append(
-            _compare_patients(label, pooled[label], partner, pooled[partner], bootstrap)
-        )
-
-    summary = Summary(
-        root=root,
-        common=common,
-        varying=varying,
-        rows=rows,
-        failed=failed,
-        baseline=baseline_pairs,
-        baseline_arms=baseline_arms,
-        comparisons=comparisons,
-        patient_comparisons=patient_comparisons,
-        unmatched=unmatched,
-        n_bootstrap=n_bootstrap,
-        threads=thread_counts(jobs),
-        csv_path=root / run_files.SUMMARY_CSV,
-        markdown_path=root / run_files.SUMMARY_MARKDOWN,
-        plot_path=root / "summary.png",
-    )
-    write_reports(summary, METRICS)
-    return summary
-
-
-def _pooled_patients(label: str, jobs: Sequence[Job]) -> dict[Replicate, PatientSet]:
+def pooled_patients(label: str, jobs: Sequence[Job]) -> Pooled:
     """Per repeat (seed), the test patients of its finished folds as one set."""
     parts: dict[Replicate, list[Job]] = {}
     for job in jobs:
@@ -226,14 +107,9 @@ def _pooled_patients(label: str, jobs: Sequence[Job]) -> dict[Replicate, Patient
     }
 
 
-def _arm_row(
-    label: str,
-    settings: Settings,
-    jobs: Sequence[Job],
-    pooled: Mapping[Replicate, PatientSet],
-    bootstrap: BootstrapSettings,
-) -> ArmRow:
-    finished = [job.metrics for job in jobs if job.metrics is not None]
+def arm_row(label: str, arm: Arm, pooled: Pooled, bootstrap: BootstrapSettings) -> ArmRow:
+    """Run level: mean and sample std over finished jobs; patient level: over pooled seeds."""
+    finished = [job.metrics for job in arm.jobs if job.metrics is not None]
     mean: dict[str, float | None] = {}
     std: dict[str, float | None] = {}
     for metric in METRICS:
@@ -242,31 +118,62 @@ def _arm_row(
         std[metric] = float(values.std(ddof=1)) if values.size >= 2 else None
     patient = arm_estimates(list(pooled.values()), bootstrap) if pooled else None
     repeats = tuple(label_of(repeat) for repeat in pooled)
-    return ArmRow(
-        label, settings, len(finished), len(jobs) - len(finished), mean, std, repeats, patient
-    )
+    n_failed = len(arm.jobs) - len(finished)
+    return ArmRow(label, arm.settings, len(finished), n_failed, mean, std, repeats, patient)
+
+
+def baseline_arms(
+    arms: Mapping[str, Arm], common: Mapping[str, str], baseline: Mapping[str, str]
+) -> list[str]:
+    """The arms whose settings, the common overrides included, match every baseline pair."""
+    return [
+        label
+        for label, arm in arms.items()
+        if all({**common, **arm.settings}.get(key) == value for key, value in baseline.items())
+    ]
+
+
+def compare_with_baselines(
+    arms: Mapping[str, Arm],
+    pooled: Mapping[str, Pooled],
+    baseline: Mapping[str, str],
+    baselines: Sequence[str],
+    bootstrap: BootstrapSettings,
+) -> Comparisons:
+    """Each other arm against the baseline arm that shares its settings outside `baseline`."""
+    runs: list[Comparison] = []
+    patients: list[PatientComparison] = []
+    unmatched: list[str] = []
+    for label, arm in arms.items():
+        if label in baselines:
+            continue
+        partner = _baseline_for(arm.settings, baseline, baselines, arms)
+        if partner is None:
+            unmatched.append(label)
+            continue
+        runs += _compare_runs(label, arm.jobs, partner, arms[partner].jobs)
+        patients.append(
+            _compare_patients(label, pooled[label], partner, pooled[partner], bootstrap)
+        )
+    return Comparisons(runs, patients, unmatched)
 
 
 def _baseline_for(
     arm: Settings,
     baseline: Mapping[str, str],
     candidates: Sequence[str],
-    settings: Mapping[str, Settings],
+    arms: Mapping[str, Arm],
 ) -> str | None:
     """The baseline arm that agrees with `arm` on every varying key the baseline leaves free."""
     free = [key for key in arm if key not in baseline]
     for label in candidates:
-        if all(settings[label][key] == arm[key] for key in free):
+        if all(arms[label].settings[key] == arm[key] for key in free):
             return label
     return None
 
 
 def _compare_patients(
-    label: str,
-    pooled: Mapping[Replicate, PatientSet],
-    baseline: str,
-    base_pooled: Mapping[Replicate, PatientSet],
-    bootstrap: BootstrapSettings,
+    label: str, pooled: Pooled, baseline: str, base_pooled: Pooled, bootstrap: BootstrapSettings
 ) -> PatientComparison:
     repeats = [
         repeat

@@ -1,4 +1,5 @@
-"""The jobs of a Hydra sweep as the summary reads them: overrides, metrics, test patients."""
+"""A Hydra sweep's jobs as the summary reads them: overrides, metrics, test patients, run info,
+and why a job failed; jobs that differ only in replicate keys are grouped into one arm."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ Replicate = tuple[tuple[str, str], ...]
 
 @dataclass(frozen=True)
 class Job:
+    """One job folder; `metrics` is None when it did not finish, and `reason` then says why."""
+
     path: str
     overrides: dict[str, str]
     metrics: dict[str, float] | None
@@ -43,7 +46,26 @@ class Job:
         return tuple(item for item in self.replicate if item[0] != FOLD_KEY)
 
 
+@dataclass(frozen=True)
+class Arm:
+    """One setting of the swept overrides, with every replicate that ran it."""
+
+    settings: Settings
+    jobs: tuple[Job, ...]
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """A job that left no metrics: where it is, and the first line of why."""
+
+    job: str
+    arm: str
+    replicate: str
+    reason: str
+
+
 def label_of(replicate: Replicate) -> str:
+    """`seed=1 data.fold=0`; `-` for a sweep that sets no replicate key."""
     return " ".join(f"{key}={value}" for key, value in replicate) or "-"
 
 
@@ -59,13 +81,14 @@ def _natural_key(path: str) -> list[int | str]:
 
 
 def load_jobs(root: Path) -> list[Job]:
+    """Every job folder under `root` (one holding .hydra/overrides.yaml), in sweep order."""
     if not root.is_dir():
         raise FileNotFoundError(f"multirun folder '{root}' does not exist or is not a folder")
     override_files = [
         p for p in root.rglob(run_files.OVERRIDES.name) if p.parent.name == run_files.HYDRA_DIR.name
     ]
     if not override_files:
-        raise FileNotFoundError(f"no Hydra jobs (.hydra/overrides.yaml) under '{root}'")
+        raise FileNotFoundError(f"no Hydra jobs ({run_files.OVERRIDES}) under '{root}'")
     jobs = []
     for override_file in override_files:
         job_dir = override_file.parent.parent
@@ -142,14 +165,27 @@ def split_keys(jobs: Sequence[Job]) -> tuple[dict[str, str], list[str]]:
     return common, varying
 
 
-def arm_label(settings: Settings) -> str:
+def group_arms(jobs: Sequence[Job], varying: Sequence[str]) -> dict[str, Arm]:
+    """Arms by label, in the order of their first job."""
+    by_arm: dict[str, list[Job]] = {}
+    settings: dict[str, Settings] = {}
+    for job in jobs:
+        arm_settings = {key: job.overrides.get(key) for key in varying}
+        label = _arm_label(arm_settings)
+        by_arm.setdefault(label, []).append(job)
+        settings[label] = arm_settings
+    _check_unique_replicates(by_arm)
+    return {label: Arm(settings[label], tuple(arm_jobs)) for label, arm_jobs in by_arm.items()}
+
+
+def _arm_label(settings: Settings) -> str:
     if not settings:
         return "all"
     parts = [f"{key}={value}" for key, value in settings.items() if value is not None]
     return " ".join(parts) or "(no overrides)"
 
 
-def check_unique_replicates(by_arm: Mapping[str, Sequence[Job]]) -> None:
+def _check_unique_replicates(by_arm: Mapping[str, Sequence[Job]]) -> None:
     """Pairing by replicate is meaningless if one arm ran the same replicate twice."""
     for label, jobs in by_arm.items():
         seen: dict[Replicate, str] = {}
@@ -159,6 +195,16 @@ def check_unique_replicates(by_arm: Mapping[str, Sequence[Job]]) -> None:
                 raise ValueError(
                     f"jobs '{first}' and '{job.path}' are the same replicate of arm '{label}'"
                 )
+
+
+def failed_runs(arms: Mapping[str, Arm]) -> list[FailedRun]:
+    """Arm by arm, so the report lists a failure next to the arm it is missing from."""
+    return [
+        FailedRun(job.path, label, label_of(job.replicate), job.reason)
+        for label, arm in arms.items()
+        for job in arm.jobs
+        if job.metrics is None
+    ]
 
 
 def thread_counts(jobs: Sequence[Job]) -> list[int]:

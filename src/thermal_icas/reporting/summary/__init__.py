@@ -1,0 +1,120 @@
+"""One report for a Hydra sweep: each arm's patient-level result, and paired tests vs a baseline.
+
+`collect` reads the sweep's jobs, `statistics` computes the numbers, `render` writes the files;
+`summarize_multirun` runs the three in turn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from thermal_icas import run_files
+from thermal_icas.evaluation.stats import BootstrapSettings
+from thermal_icas.reporting.summary.collect import (
+    FailedRun,
+    failed_runs,
+    group_arms,
+    load_jobs,
+    split_keys,
+    split_override,
+    thread_counts,
+)
+from thermal_icas.reporting.summary.render import write_reports
+from thermal_icas.reporting.summary.statistics import (
+    METRICS,
+    NO_PAIRS,
+    ArmRow,
+    Comparison,
+    PatientComparison,
+    arm_row,
+    baseline_arms,
+    compare_with_baselines,
+    pooled_patients,
+)
+
+__all__ = [
+    "DEFAULT_BASELINE",
+    "METRICS",
+    "NO_PAIRS",
+    "ArmRow",
+    "Comparison",
+    "FailedRun",
+    "PatientComparison",
+    "Summary",
+    "parse_baseline",
+    "summarize_multirun",
+]
+
+DEFAULT_BASELINE = "mask=none,attention=off"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Everything the report shows, and where its files were written."""
+
+    root: Path
+    common: dict[str, str]
+    varying: list[str]
+    rows: list[ArmRow]
+    failed: list[FailedRun]
+    baseline: dict[str, str]
+    baseline_arms: list[str]
+    comparisons: list[Comparison]
+    patient_comparisons: list[PatientComparison]
+    unmatched: list[str]
+    n_bootstrap: int
+    threads: list[int]
+    csv_path: Path
+    markdown_path: Path
+    plot_path: Path
+
+
+def parse_baseline(text: str) -> dict[str, str]:
+    """`mask=none,attention=off`; spaces also separate, so an arm label can be pasted as is."""
+    pairs = [item for item in text.replace(",", " ").split() if item]
+    if not pairs or any("=" not in item for item in pairs):
+        raise ValueError(
+            f"baseline must be key=value pairs like '{DEFAULT_BASELINE}', got '{text}'"
+        )
+    return dict(split_override(item) for item in pairs)
+
+
+def summarize_multirun(
+    root: Path,
+    baseline: str = DEFAULT_BASELINE,
+    n_bootstrap: int = 10_000,
+    seed: int = 0,
+) -> Summary:
+    """Read every job under `root`, write summary.md, summary.csv, comparisons.csv and
+    summary.png into it."""
+    baseline_pairs = parse_baseline(baseline)
+    if n_bootstrap < 1:
+        raise ValueError(f"bootstrap resamples must be at least 1, got {n_bootstrap}")
+    bootstrap = BootstrapSettings(n_bootstrap, 0.95, seed)
+    jobs = load_jobs(root)
+    common, varying = split_keys(jobs)
+    arms = group_arms(jobs, varying)
+    pooled = {label: pooled_patients(label, arm.jobs) for label, arm in arms.items()}
+    rows = [arm_row(label, arm, pooled[label], bootstrap) for label, arm in arms.items()]
+    baselines = baseline_arms(arms, common, baseline_pairs)
+    comparisons = compare_with_baselines(arms, pooled, baseline_pairs, baselines, bootstrap)
+    summary = Summary(
+        root=root,
+        common=common,
+        varying=varying,
+        rows=rows,
+        failed=failed_runs(arms),
+        baseline=baseline_pairs,
+        baseline_arms=baselines,
+        comparisons=comparisons.runs,
+        patient_comparisons=comparisons.patients,
+        unmatched=comparisons.unmatched,
+        n_bootstrap=n_bootstrap,
+        threads=thread_counts(jobs),
+        csv_path=root / run_files.SUMMARY_CSV,
+        markdown_path=root / run_files.SUMMARY_MARKDOWN,
+        plot_path=root / "summary.png",
+    )
+    write_reports(summary)
+    return summary
