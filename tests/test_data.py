@@ -293,7 +293,7 @@ def test_a_split_file_excludes_other_ways_of_choosing_the_test_set(
     root = make_toy_dataset(tmp_path / "d", {"icas": 6, "non_icas": 12}, size=16)
     data = _thermal_data(tmp_path, data_dir=str(root))
     data.setup()
-    data.write_splits(tmp_path / "splits.csv")
+    data.write_splits(tmp_path)
     value = str(root) if setting == "test_dir" else 3
     reused = _thermal_data(
         tmp_path, data_dir=str(root), split_file=str(tmp_path / "splits.csv"), **{setting: value}

@@ -149,14 +149,25 @@ def test_stage1_sees_only_training_patients(
     assert len(set(seen)) >= 0.8 * splits.count("train")
 
 
-def test_same_command_gives_same_metrics(compose_cfg: ComposeFn, tmp_path: Path) -> None:
+def test_same_command_gives_same_metrics_with_or_without_side_outputs(
+    compose_cfg: ComposeFn, tmp_path: Path
+) -> None:
     first = compose_cfg(SMOKE, output_dir=tmp_path / "a")
     run(first)
-    second = compose_cfg(SMOKE, output_dir=tmp_path / "b")
+    side_outputs_off = [
+        "callbacks.test.plots=null",
+        "callbacks.test.explanations=null",
+        "callbacks.classifier.data_summary=null",
+    ]
+    second = compose_cfg([*SMOKE, *side_outputs_off], output_dir=tmp_path / "b")
     run(second)
     a = (tmp_path / "a" / "metrics.json").read_text()
     b = (tmp_path / "b" / "metrics.json").read_text()
     assert a == b
+    assert (tmp_path / "a" / "roc.png").is_file() and (tmp_path / "a" / "explain").is_dir()
+    assert not (tmp_path / "b" / "roc.png").exists()
+    assert not (tmp_path / "b" / "explain").exists()
+    assert (tmp_path / "b" / "test_predictions.csv").is_file()
 
 
 def test_reuses_saved_encoder_and_split(compose_cfg: ComposeFn, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from thermal_icas.data import synthetic
+from thermal_icas.data import synthetic, synthetic_faces
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset, generate_dataset
 
 SMALL = SyntheticSpec(num_patients=60, height=96, width=80, seed=3)
@@ -92,7 +92,9 @@ def test_layout_and_manifest(small_dataset: Path) -> None:
         if rec["label"] == 1:
             assert rec["signal_side"] in {"left", "right"}
             assert (
-                0.5 * synthetic.BASE_DELTA <= rec["signal_magnitude"] <= 1.5 * synthetic.BASE_DELTA
+                0.5 * synthetic_faces.BASE_DELTA
+                <= rec["signal_magnitude"]
+                <= 1.5 * synthetic_faces.BASE_DELTA
             )
         else:
             assert rec["signal_side"] is None and rec["signal_magnitude"] == 0.0

@@ -69,7 +69,7 @@ def check_image_size(cfg: DictConfig) -> None:
     """A ResNet shrinks its input 32-fold; below 16 px a side even layer3's map is a single
     position, nothing left to explain. Each half of an asymmetry input is half as wide."""
     size = cfg.data.image_size
-    halves = cfg.asymmetry is not None
+    halves = cfg.asymmetry is not None and cfg.asymmetry.fusion != "none"
     width = size // 2 if halves else size
     if min(size, width) < MIN_INPUT_SIDE:
         smallest = 2 * MIN_INPUT_SIDE if halves else MIN_INPUT_SIDE

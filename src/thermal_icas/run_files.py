@@ -53,6 +53,8 @@ PREDICTIONS = "predictions.csv"
 # a sweep's summary, in its folder
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MARKDOWN = "summary.md"
+SUMMARY_COMPARISONS = "comparisons.csv"
+SUMMARY_PLOT = "summary.png"
 
 
 def stage_checkpoints(run_dir: str | Path, stage: str) -> Path:

@@ -109,17 +109,15 @@ class SiameseFusion(_Halves):
 class Asymmetry:
     """The `asymmetry=on` lever. On the data side faces are turned upright and centred on their
     midline when preprocessed (`align_on_midline`); on the model side `adapter()` splits them
-    into halves and fuses the trunk's features of both."""
+    into halves and fuses the trunk's features of both (`fusion=none`: the aligned whole face
+    through one trunk)."""
 
     fusion: str = "siamese"
     align: str = "mirror"
 
     def __post_init__(self) -> None:
-        if self.fusion not in FUSIONS[1:]:
-            raise ConfigError(
-                f"asymmetry.fusion='{self.fusion}' must be one of {FUSIONS[1:]}; the whole face "
-                "through one trunk is asymmetry=off"
-            )
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"asymmetry.fusion='{self.fusion}' must be one of {FUSIONS}")
         if self.align not in ALIGNMENTS:
             raise ConfigError(f"asymmetry.align='{self.align}' must be one of {ALIGNMENTS}")
 

@@ -14,12 +14,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from thermal_icas import run_files
 from thermal_icas.asymmetry import Asymmetry
 from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.cohort import assign_splits, scan_cohort
 from thermal_icas.data.datasets import CachedImageDataset, IndexBatches, keep_batch
 from thermal_icas.data.device_batches import DeviceBatches
-from thermal_icas.data.preprocess import Preprocessor
+from thermal_icas.data.preprocess import Preprocessor, write_skipped
 from thermal_icas.data.records import ClassInfo, ImageRecord, find_class_dirs, resolve_classes
 from thermal_icas.data.splits import permute_labels, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
@@ -193,9 +194,13 @@ class ThermalData(L.LightningDataModule):
         total = sum(counts.values())
         return [total / (len(counts) * counts[name]) for name in self.classes.names]
 
-    def write_splits(self, path: Path) -> None:
+    def write_splits(self, run_dir: Path) -> None:
+        """`splits.csv` (every image's patient, class and split: reusable as data.split_file)
+        and, if any image was unusable, `skipped.csv` with the reasons."""
         assert self.classes is not None
-        write_splits(path, self.rows, self.classes)
+        write_splits(run_dir / run_files.SPLITS, self.rows, self.classes)
+        if self.skipped:
+            write_skipped(run_dir / run_files.SKIPPED, self.skipped)
 
     def dataset(
         self, split: str, *, train: bool, views: int = 1

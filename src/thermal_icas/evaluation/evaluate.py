@@ -26,7 +26,6 @@ from thermal_icas.evaluation.stats import (
     BootstrapSettings,
     bootstrap_intervals,
     delong_interval,
-    threshold_intervals,
 )
 from thermal_icas.evaluation.thresholds import threshold_for, youden_threshold
 
@@ -151,8 +150,8 @@ def _operating_points(
         metrics[f"{name}specificity"] = float(
             (~predicted & ~positive).sum() / max((~positive).sum(), 1)
         )
-        intervals = threshold_intervals(
-            test.scores, test.labels, test.patients, threshold, settings.bootstrap
+        intervals = bootstrap_intervals(
+            test.scores, test.labels, test.patients, threshold, settings.bootstrap, ranking=False
         )
         for rate, (low, high) in intervals.items():
             metrics[f"{name}{rate}_ci_low"] = low

@@ -105,41 +105,29 @@ class BootstrapSettings:
         return cluster_weights(groups, labels, self.n_resamples, rng)
 
 
-def threshold_intervals(
-    scores: np.ndarray,
-    labels: np.ndarray,
-    groups: Sequence[str] | np.ndarray,
-    threshold: float,
-    settings: BootstrapSettings,
-) -> dict[str, Interval]:
-    """Intervals for the sensitivity and specificity of `p > threshold`."""
-    labels = np.asarray(labels, dtype=int)
-    weights = settings.weights(groups, labels)
-    sensitivity, specificity = rates(np.asarray(scores) > threshold, labels, weights)
-    return {
-        "sensitivity": percentile_interval(sensitivity, settings.level),
-        "specificity": percentile_interval(specificity, settings.level),
-    }
-
-
 def bootstrap_intervals(
     scores: np.ndarray,
     labels: np.ndarray,
     groups: Sequence[str] | np.ndarray,
     threshold: float,
     settings: BootstrapSettings,
+    ranking: bool = True,
 ) -> dict[str, Interval]:
-    """Intervals for AUROC, AUPRC and the sensitivity and specificity of `p > threshold`."""
+    """Intervals for the sensitivity and specificity of `p > threshold` and, with `ranking`,
+    for AUROC and AUPRC, all from the same resamples of the patients."""
     scores = np.asarray(scores, dtype=float)
     labels = np.asarray(labels, dtype=int)
     weights = settings.weights(groups, labels)
-    aurocs = weighted_auroc(comparison_matrix(scores, labels), labels, weights)
-    auprcs = weighted_average_precision(scores, labels, weights)
-    return {
-        "auroc": percentile_interval(aurocs, settings.level),
-        "auprc": percentile_interval(auprcs, settings.level),
-        **threshold_intervals(scores, labels, groups, threshold, settings),
-    }
+    intervals = {}
+    if ranking:
+        aurocs = weighted_auroc(comparison_matrix(scores, labels), labels, weights)
+        auprcs = weighted_average_precision(scores, labels, weights)
+        intervals["auroc"] = percentile_interval(aurocs, settings.level)
+        intervals["auprc"] = percentile_interval(auprcs, settings.level)
+    sensitivity, specificity = rates(scores > threshold, labels, weights)
+    intervals["sensitivity"] = percentile_interval(sensitivity, settings.level)
+    intervals["specificity"] = percentile_interval(specificity, settings.level)
+    return intervals
 
 
 def delong(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -81,8 +81,18 @@ def stage_trainer(
     )
 
 
-def evaluation_trainer(cfg: DictConfig, loggers: list[Logger]) -> L.Trainer:
-    """A single-device trainer of the same kind, for the threshold and the test after DDP."""
+def evaluation_trainer(
+    cfg: DictConfig, trainer: L.Trainer, loggers: list[Logger]
+) -> L.Trainer | None:
+    """What evaluates after a fit: its own trainer on one process, or after DDP a new
+    single-device trainer of the same kind on rank 0 (None on the other ranks, which are
+    done), so that the threshold and the test see every val and test image once."""
+    if trainer.world_size == 1:
+        return trainer
+    trainer.strategy.barrier()
+    torch.distributed.destroy_process_group()
+    if not trainer.is_global_zero:
+        return None
     groups = ("common", "test")
     return instantiate(
         cfg.trainer,

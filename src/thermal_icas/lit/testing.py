@@ -1,19 +1,49 @@
-"""What the pipeline's test needs from a trained classifier module: a split's per-image
-predictions, and the checks of where the model looks (side scores, background effect, the
-shortcut alarm)."""
+"""After stage 2: the threshold chosen on val, then the test of a trained classifier module,
+per image and per patient with intervals, and the checks of where the model looks."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from thermal_icas.asymmetry import side_metrics
 from thermal_icas.data.thermal_data import ThermalData
-from thermal_icas.evaluation import Scores
-from thermal_icas.explain.shortcut import mean_background_effect
+from thermal_icas.evaluation import EvalSettings, Scores, evaluate
+from thermal_icas.evaluation.thresholds import youden_threshold
+from thermal_icas.explain.shortcut import mean_background_effect, shortcut_alarm
 from thermal_icas.lit.classifier import ClassifierModule, TestImages
+
+
+def threshold_and_test(
+    cfg: DictConfig,
+    trainer: L.Trainer,
+    module: ClassifierModule,
+    data: ThermalData,
+    ckpt_path: str | None,
+) -> dict[str, float]:
+    """The threshold chosen on val, then the test: per image, per patient, with intervals,
+    and where the model looks. The test callbacks write their reports as the test ends."""
+    val = predict_split(trainer, module, data, "val", ckpt_path)
+    module.decision_threshold = youden_threshold(val.scores.scores, val.scores.labels)
+    module.test_images = predict_split(trainer, module, data, "test", ckpt_path)
+    (results,) = trainer.test(module, datamodule=data, ckpt_path=ckpt_path, verbose=False)
+    metrics = {key: float(value) for key, value in results.items()}
+    assert data.classes is not None
+    names = (data.classes.negative, data.classes.positive)
+    settings: EvalSettings = instantiate(cfg.eval)
+    tested = module.test_images
+    output_dir = Path(cfg.paths.output_dir)
+    metrics.update(
+        evaluate(val.scores, tested.scores, module.decision_threshold, settings, output_dir, names)
+    )
+    metrics.update(where_it_looks(cfg.explain, module, data, tested))
+    shortcut_alarm(metrics, cfg.explain.min_in_face_lift, cfg.explain.max_background_effect)
+    return metrics
 
 
 def predict_split(

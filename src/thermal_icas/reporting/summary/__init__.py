@@ -114,7 +114,7 @@ def summarize_multirun(
         threads=thread_counts(jobs),
         csv_path=root / run_files.SUMMARY_CSV,
         markdown_path=root / run_files.SUMMARY_MARKDOWN,
-        plot_path=root / "summary.png",
+        plot_path=root / run_files.SUMMARY_PLOT,
     )
     write_reports(summary)
     return summary

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from thermal_icas import run_files
 from thermal_icas.evaluation.compare import MIN_REPLICATES, PAIRED_METRICS, Estimate, verdict
 from thermal_icas.reporting.summary.collect import REPLICATE_KEYS
 from thermal_icas.reporting.summary.statistics import METRICS, ArmRow
@@ -31,7 +32,9 @@ PAIRED_HEADER = ("arm", "baseline", "metric", "n_patients", "difference", "ci_lo
 
 def write_reports(summary: Summary) -> None:
     _write_csv(summary.csv_path, _arm_header(summary), _arm_rows(summary))
-    _write_csv(summary.root / "comparisons.csv", PAIRED_HEADER, _comparison_rows(summary))
+    _write_csv(
+        summary.root / run_files.SUMMARY_COMPARISONS, PAIRED_HEADER, _comparison_rows(summary)
+    )
     summary.markdown_path.write_text(_markdown(summary))
     _plot(summary)
 
