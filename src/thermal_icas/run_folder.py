@@ -82,7 +82,7 @@ def refuse_finished(folder: Path) -> None:
     """Nothing a finished run wrote is overwritten, by a new run or by resuming it."""
     if (folder / run_files.METRICS).exists():
         raise ConfigError(
-            f"'{folder}' holds a finished run (metrics.json); nothing of it is overwritten: "
+            f"'{folder}' holds a finished run ({run_files.METRICS}); nothing of it is overwritten: "
             "start the new run in another folder"
         )
 

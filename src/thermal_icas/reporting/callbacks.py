@@ -4,6 +4,7 @@ number in metrics.json; switch one off with `callbacks.<group>.<name>=null`."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ class TestOutcome:
         return self.data.classes
 
 
-class TestReport(Callback):
+class TestReport(Callback, ABC):
     """A file the test leaves in the run folder, written by `write` as the test ends."""
 
     def __init__(self, run_dir: str) -> None:
@@ -85,8 +86,8 @@ class TestReport(Callback):
             metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
             self.write(TestOutcome(pl_module, data, pl_module.test_images, metrics))
 
-    def write(self, outcome: TestOutcome) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def write(self, outcome: TestOutcome) -> None: ...
 
 
 class TestPredictions(TestReport):
