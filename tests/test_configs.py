@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 from hydra.utils import instantiate
 
 from tests.conftest import CONF_DIR, ComposeFn
+from thermal_icas.config import check_settings
 from thermal_icas.data.thermal_data import ThermalData
+from thermal_icas.errors import ConfigError
+from thermal_icas.lit import ClassifierModule, ContrastiveModule
 from thermal_icas.models import ThermalEncoder
 
 GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra")
@@ -27,6 +31,10 @@ def test_option_composes_and_instantiates(
     assert isinstance(instantiate(cfg.model.encoder), ThermalEncoder)
     instantiate(cfg.loss)
     instantiate(cfg.training.finetune.optimizer)
+    # the stages' LightningModules, partial: the run adds what only the data tells
+    for stage, module in (("contrastive", ContrastiveModule), ("finetune", ClassifierModule)):
+        built = instantiate(cfg.training[stage].module)
+        assert isinstance(built, functools.partial) and built.func is module
 
 
 def test_attention_switch_reaches_the_encoder(compose_cfg: ComposeFn) -> None:
@@ -56,3 +64,11 @@ def test_asymmetry_composes_with_every_mask_and_attention(
     assert encoder.adapter.fusion == "siamese" and encoder.adapter.align == "mirror"
     assert (encoder.attention is not None) == (attention == "on")
     assert instantiate(cfg.data).preprocessor.on_midline
+
+
+def test_a_sub_key_of_a_lever_that_is_off_is_refused_before_any_work(
+    compose_cfg: ComposeFn,
+) -> None:
+    check_settings(compose_cfg(["attention=on", "attention.layer=layer4"]))
+    with pytest.raises(ConfigError, match=r"attention\.layer set while attention is off: add"):
+        check_settings(compose_cfg(["+attention.layer=layer4"]))

@@ -60,6 +60,11 @@ def compose_config(
 def check_settings(cfg: DictConfig) -> None:
     """Settings that are read only after training, or whose combination is wrong, checked
     before any work starts; the others are checked where they are used."""
+    for lever in ("asymmetry", "attention"):
+        node = cfg.get(lever)
+        if node is not None and "_target_" not in node:
+            keys = ", ".join(f"{lever}.{key}" for key in node)
+            raise ConfigError(f"{keys} set while {lever} is off: add {lever}=on")
     check_image_size(cfg)
     explain_layer(cfg.explain.layer, cfg.data.image_size)
     check_method(cfg.explain.method)
