@@ -15,7 +15,9 @@ from tests.conftest import ComposeFn, load_script
 from thermal_icas.asymmetry import Asymmetry
 from thermal_icas.config import project_root
 from thermal_icas.explain import FocusMetrics, explain_batch, in_face_share, top_mass_share
+from thermal_icas.explain import callback as explain_callback
 from thermal_icas.explain.maps import ExplanationMaps
+from thermal_icas.explain.report import write_explanations
 from thermal_icas.explain.shortcut import shortcut_alarm
 from thermal_icas.models.attention import Attention
 from thermal_icas.models.encoder import ThermalEncoder, explain_layer
@@ -148,10 +150,20 @@ def test_focus_metrics_average_and_skip_empty_maps() -> None:
 
 @pytest.mark.slow
 def test_attention_and_asymmetry_run_writes_focus_metrics_and_overlays(
-    compose_cfg: ComposeFn,
+    compose_cfg: ComposeFn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    modes: list[bool] = []
+
+    def in_its_mode(out_dir: Path, classifier: torch.nn.Module, *args: object) -> object:
+        modes.append(classifier.training)
+        return write_explanations(out_dir, classifier, *args)
+
+    # the overlays explain the tested model as it predicts: in eval mode (no dropout, no
+    # BatchNorm batch statistics)
+    monkeypatch.setattr(explain_callback, "write_explanations", in_its_mode)
     cfg = compose_cfg(["experiment=smoke", "attention=on", "asymmetry=on", "data.image_size=64"])
     run(cfg)
+    assert modes == [False]
     out = Path(cfg.paths.output_dir)
     saved = json.loads((out / "metrics.json").read_text())
     for name in ("in_face", "face_area", "sparsity", "gate_in_face", "gate_sparsity", "lr_balance"):
