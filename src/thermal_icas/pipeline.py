@@ -35,7 +35,12 @@ from thermal_icas.run_folder import refuse_finished, running_in
 log = logging.getLogger(__name__)
 
 # of the data summary, what metrics.json keeps (the per-split values go to the loggers)
-DATA_METRICS = ("data/mask_coverage", "data/mask_fallbacks", "data/skipped_images")
+DATA_METRICS = (
+    "data/mask_coverage",
+    "data/mask_fallbacks",
+    "data/skipped_images",
+    "data/off_palette_share",
+)
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
@@ -69,7 +74,7 @@ def _train_and_test(
         data.write_splits(output_dir)
     loggers: list[Logger] = stages.instantiate_all(cfg.get("logger"))
     summary = data.mask_summary()
-    metrics = {key: summary[key] for key in DATA_METRICS}
+    metrics = {key: summary[key] for key in DATA_METRICS if key in summary}
 
     encoder: ThermalEncoder = instantiate(cfg.model.encoder)
     if cfg.training.encoder_ckpt:

@@ -1,13 +1,17 @@
-"""Torch datasets over images that were decoded, masked and resized once, up front."""
+"""Torch datasets over images that were decoded, masked and resized once, up front, and the
+settings of the loaders that serve them."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
+
+from thermal_icas.errors import ConfigError
 
 
 class CachedImageDataset(Dataset):
@@ -80,3 +84,23 @@ class IndexBatches(Dataset):
 def keep_batch(batch: dict[str, Tensor]) -> dict[str, Tensor]:
     """The collate function of a dataset that already returns whole batches."""
     return batch
+
+
+def resolve_augment_on(augment_on: str) -> bool:
+    """True to augment training batches on the device; `auto` does so where CUDA is."""
+    if augment_on not in ("auto", "cpu", "device"):
+        raise ConfigError(f"data.augment_on='{augment_on}' must be one of auto, cpu, device")
+    return augment_on == "device" or (augment_on == "auto" and torch.cuda.is_available())
+
+
+def resolve_workers(num_workers: int | str, augment_on_device: bool) -> int:
+    """`auto`: no worker processes where the loader only slices the cached images (augmenting
+    on the device) or where a CPU-only machine trains (augmenting costs a few percent of a
+    step there); else enough of them to keep a GPU fed."""
+    if num_workers == "auto":
+        if augment_on_device or not torch.cuda.is_available():
+            return 0
+        return min(12, (os.cpu_count() or 2) - 1)
+    if not isinstance(num_workers, int) or num_workers < 0:
+        raise ConfigError(f"data.num_workers='{num_workers}' must be 'auto' or an integer >= 0")
+    return num_workers

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from thermal_icas.asymmetry import Asymmetry, align_on_midline
 from thermal_icas.data.imageio import load_rgb
+from thermal_icas.data.palette import PaletteInverter
 from thermal_icas.data.transforms import eval_transform
 from thermal_icas.errors import DatasetError
 from thermal_icas.masks.base import FaceMask
@@ -25,6 +26,11 @@ from thermal_icas.masks.content import ContentBasedMask
 from thermal_icas.masks.masking import Masking
 
 log = logging.getLogger(__name__)
+
+# a mean share of off-palette pixels above this says the wrong palette was named: the embedded
+# inferno faces leave 5-9% per image off inferno (blended edges, noise, JPEG), 82-100% off jet
+# or turbo
+OFF_PALETTE_WARNING = 0.25
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class PreprocessedImages:
     fallback: Tensor  # (N,) bool: the mask fell back to its fallback shape
     kept: list[int]  # positions in the input paths of the N images above
     skipped: list[tuple[str, str]]  # (path, reason) of the images that could not be used
+    # (N,) share of each image's pixels far from every palette colour (with data.palette)
+    off_palette: Tensor | None = None
 
 
 def to_uint8(image: np.ndarray, image_size: int) -> np.ndarray:
@@ -67,6 +75,8 @@ class Preprocessor:
         mean: Sequence[float],
         std: Sequence[float],
         asymmetry: Asymmetry | None = None,
+        palette: str = "none",
+        palette_max_distance: float = 10.0,
     ) -> None:
         self.mask = mask
         self.image_size = image_size
@@ -74,13 +84,21 @@ class Preprocessor:
         self.std = tuple(std)
         # the asymmetry arms compare the halves: faces upright, centred on their midline
         self.on_midline = asymmetry is not None
+        # pseudo-colour images back to relative temperature; none: pixels as given
+        self.palette = None if palette == "none" else PaletteInverter(palette, palette_max_distance)
 
     @classmethod
     def of_run(cls, cfg: DictConfig) -> Preprocessor:
         """The preprocessing of the run whose config this is."""
         data = cfg.data
         return cls(
-            instantiate(cfg.mask), data.image_size, data.mean, data.std, instantiate(cfg.asymmetry)
+            instantiate(cfg.mask),
+            data.image_size,
+            data.mean,
+            data.std,
+            instantiate(cfg.asymmetry),
+            data.palette,
+            data.palette_max_distance,
         )
 
     def background(self) -> np.ndarray:
@@ -95,6 +113,7 @@ class Preprocessor:
             self.image_size,
             face_locator(self.mask),
             centre=self.on_midline,
+            palette=self.palette,
         )
 
     def eval_transform(self) -> nn.Module:
@@ -108,19 +127,22 @@ def preprocess_all(
     image_size: int,
     face_locator: FaceMask,
     centre: bool = False,
+    palette: PaletteInverter | None = None,
 ) -> PreprocessedImages:
     """Mask at native resolution (where the face outline is sharpest), then resize and stack.
 
     `face_locator` finds the face region that focus metrics score maps against, the same for
     every mask option (the run's mask itself when it is that locator). With `centre`, each
     face is also turned upright and padded so that its midline becomes the centre column,
-    where the asymmetry arms split it into halves.
+    where the asymmetry arms split it into halves. With `palette`, each pseudo-colour image is
+    first turned into its relative temperature (one channel, repeated three times).
     """
     log.info("Preprocessing %d images at %dx%d", len(paths), image_size, image_size)
     images = torch.empty((len(paths), 3, image_size, image_size), dtype=torch.uint8)
     faces = torch.empty((len(paths), image_size, image_size), dtype=torch.uint8)
     coverage = torch.ones(len(paths))
     fallback = torch.zeros(len(paths), dtype=torch.bool)
+    off_palette = torch.zeros(len(paths))
     kept: list[int] = []
     skipped: list[tuple[str, str]] = []
     for position, path in enumerate(paths):
@@ -132,6 +154,9 @@ def preprocess_all(
             continue
         i = len(kept)
         kept.append(position)
+        if palette is not None:
+            temperature, off_palette[i] = palette(image)
+            image = np.repeat(temperature[..., None], 3, axis=2)
         masked = masking.apply(path, image, background)
         picture = masked.image
         face = masked.mask if face_locator is masking.method else face_locator.compute(image).mask
@@ -147,7 +172,15 @@ def preprocess_all(
     n = len(kept)
     if fallback[:n].any():
         log.warning("The face mask fell back on %d of %d images", int(fallback.sum()), n)
-    return PreprocessedImages(images[:n], faces[:n], coverage[:n], fallback[:n], kept, skipped)
+    far = off_palette[:n] if palette is not None else None
+    if far is not None and n and float(far.mean()) > OFF_PALETTE_WARNING:
+        log.warning(
+            "data.palette='%s' leaves %.0f%% of the pixels far from every palette colour: is it "
+            "the palette the images were exported with?",
+            palette.palette,
+            100 * float(far.mean()),
+        )
+    return PreprocessedImages(images[:n], faces[:n], coverage[:n], fallback[:n], kept, skipped, far)
 
 
 def load_usable(path: str) -> np.ndarray:

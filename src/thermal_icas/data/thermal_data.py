@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,14 +17,20 @@ from thermal_icas import run_files
 from thermal_icas.asymmetry import Asymmetry
 from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.cohort import assign_splits, scan_cohort
-from thermal_icas.data.datasets import CachedImageDataset, IndexBatches, keep_batch
+from thermal_icas.data.datasets import (
+    CachedImageDataset,
+    IndexBatches,
+    keep_batch,
+    resolve_augment_on,
+    resolve_workers,
+)
 from thermal_icas.data.device_batches import DeviceBatches
 from thermal_icas.data.preprocess import Preprocessor, write_skipped
 from thermal_icas.data.records import ClassInfo, ImageRecord, find_class_dirs, resolve_classes
 from thermal_icas.data.splits import permute_labels, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
 from thermal_icas.data.transforms import AugmentConfig, train_transform
-from thermal_icas.errors import ConfigError, DatasetError
+from thermal_icas.errors import DatasetError
 from thermal_icas.masks.masking import Masking
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,8 @@ class ThermalData(L.LightningDataModule):
         std: Sequence[float],
         mask: Masking,
         asymmetry: Asymmetry | None,
+        palette: str = "none",
+        palette_max_distance: float = 10.0,
         synthetic: SyntheticSpec,
         cache_dir: str,
     ) -> None:
@@ -80,7 +87,9 @@ class ThermalData(L.LightningDataModule):
         self.num_folds = num_folds
         self.fold = fold
         self.permute_labels = permute_labels
-        self.preprocessor = Preprocessor(mask, image_size, mean, std, asymmetry)
+        self.preprocessor = Preprocessor(
+            mask, image_size, mean, std, asymmetry, palette, palette_max_distance
+        )
         self.augment_on_device = resolve_augment_on(augment_on)
         self.num_workers = resolve_workers(num_workers, self.augment_on_device)
         self.augment = AugmentConfig(**{k: _tuple(v) for k, v in augment.items()})
@@ -96,6 +105,7 @@ class ThermalData(L.LightningDataModule):
         self.labels: torch.Tensor | None = None
         self.mask_coverage: torch.Tensor | None = None
         self.mask_fallback: torch.Tensor | None = None
+        self.off_palette: torch.Tensor | None = None
         self._device_batches: DeviceBatches | None = None
 
     def background(self) -> np.ndarray:
@@ -138,6 +148,7 @@ class ThermalData(L.LightningDataModule):
         self.faces = processed.faces
         self.mask_coverage = processed.coverage
         self.mask_fallback = processed.fallback
+        self.off_palette = processed.off_palette
         if self.permute_labels:
             log.warning(
                 "data.permute_labels: labels shuffled across the train and val patients (test "
@@ -167,6 +178,8 @@ class ThermalData(L.LightningDataModule):
         summary["data/mask_coverage"] = float(self.mask_coverage.mean())
         summary["data/mask_fallbacks"] = float(self.mask_fallback.sum())
         summary["data/skipped_images"] = float(len(self.skipped))
+        if self.off_palette is not None:
+            summary["data/off_palette_share"] = float(self.off_palette.mean())
         return summary
 
     def _resolve_root(self) -> Path:
@@ -267,26 +280,6 @@ class ThermalData(L.LightningDataModule):
             # page-locked batches copy to the GPU asynchronously
             pin_memory=torch.cuda.is_available(),
         )
-
-
-def resolve_augment_on(augment_on: str) -> bool:
-    """True to augment training batches on the device; `auto` does so where CUDA is."""
-    if augment_on not in ("auto", "cpu", "device"):
-        raise ConfigError(f"data.augment_on='{augment_on}' must be one of auto, cpu, device")
-    return augment_on == "device" or (augment_on == "auto" and torch.cuda.is_available())
-
-
-def resolve_workers(num_workers: int | str, augment_on_device: bool) -> int:
-    """`auto`: no worker processes where the loader only slices the cached images (augmenting
-    on the device) or where a CPU-only machine trains (augmenting costs a few percent of a
-    step there); else enough of them to keep a GPU fed."""
-    if num_workers == "auto":
-        if augment_on_device or not torch.cuda.is_available():
-            return 0
-        return min(12, (os.cpu_count() or 2) - 1)
-    if not isinstance(num_workers, int) or num_workers < 0:
-        raise ConfigError(f"data.num_workers='{num_workers}' must be 'auto' or an integer >= 0")
-    return num_workers
 
 
 def _tuple(value: object) -> object:
