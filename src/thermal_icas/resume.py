@@ -110,7 +110,8 @@ def record_stage_one(run_dir: Path, metrics: dict[str, float], encoder: ThermalE
 def restore_stage_two_start(cfg: DictConfig) -> None:
     """Resuming a stage 2 that saved no checkpoint yet: it starts where it started before."""
     saved = Path(cfg.paths.output_dir) / run_files.STAGE2_RNG
-    if cfg.get("resume") and resume_from(cfg, "classifier") is None and saved.is_file():
+    started = run_files.last_checkpoint(cfg.paths.output_dir, "classifier") is not None
+    if cfg.get("resume") and not started and saved.is_file():
         load_rng(saved)
 
 

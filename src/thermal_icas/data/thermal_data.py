@@ -192,6 +192,10 @@ class ThermalData(L.LightningDataModule):
     def records(self, split: str) -> list[ImageRecord]:
         return [record for record, name in self.rows if name == split]
 
+    def records_at(self, indices: Sequence[int]) -> list[ImageRecord]:
+        """The records of the images at these row indices (as predictions carry them)."""
+        return [self.rows[i][0] for i in indices]
+
     def indices(self, split: str) -> list[int]:
         return [i for i, (_, name) in enumerate(self.rows) if name == split]
 

@@ -67,7 +67,6 @@ def stage_trainer(
     """The stage's trainer (`contrastive` or `classifier`, whose callbacks include the test's)
     with the callbacks of `conf/callbacks`: `common`, the stage's own and `extra`."""
     groups = ("common", stage, "test") if stage == "classifier" else ("common", stage)
-    callbacks = [c for group in groups for c in instantiate_all(cfg.callbacks.get(group))]
     options = {}
     if cfg.trainer.get("sync_batchnorm") and not _on_gpu(cfg):
         # SyncBatchNorm exists for CUDA only; CPU processes (gloo) keep per-process statistics
@@ -75,7 +74,7 @@ def stage_trainer(
     return instantiate(
         cfg.trainer,
         max_epochs=epochs,
-        callbacks=[*callbacks, *extra],
+        callbacks=[*_callbacks(cfg, groups), *extra],
         logger=loggers or False,
         **options,
     )
@@ -93,7 +92,6 @@ def evaluation_trainer(
     torch.distributed.destroy_process_group()
     if not trainer.is_global_zero:
         return None
-    groups = ("common", "test")
     return instantiate(
         cfg.trainer,
         strategy="auto",
@@ -101,7 +99,7 @@ def evaluation_trainer(
         num_nodes=1,
         sync_batchnorm=False,
         max_epochs=1,
-        callbacks=[c for group in groups for c in instantiate_all(cfg.callbacks.get(group))],
+        callbacks=_callbacks(cfg, ("common", "test")),
         logger=loggers or False,
     )
 
@@ -111,6 +109,10 @@ def instantiate_all(group: DictConfig | None) -> list[Any]:
     if not group:
         return []
     return [instantiate(node) for node in group.values() if node is not None and "_target_" in node]
+
+
+def _callbacks(cfg: DictConfig, groups: Sequence[str]) -> list[Callback]:
+    return [c for group in groups for c in instantiate_all(cfg.callbacks.get(group))]
 
 
 def _on_gpu(cfg: DictConfig) -> bool:

@@ -63,7 +63,7 @@ def predict_split(
         torch.cat([o[key] for o in outputs]).cpu() for key in ("prob", "target", "index")
     )
     indices = index.tolist()
-    patients = [data.rows[i][0].patient for i in indices]
+    patients = [record.patient for record in data.records_at(indices)]
     sides = torch.cat([o["side"] for o in outputs]).tolist() if "side" in outputs[0] else None
     scores = Scores.of_images(patients, targets.tolist(), probs.double().tolist())
     return TestImages(scores, indices, sides)
@@ -77,7 +77,7 @@ def where_it_looks(
     assert data.classes is not None
     metrics: dict[str, float] = {}
     if tested.sides is not None:
-        records = [data.rows[i][0] for i in tested.indices]
+        records = data.records_at(tested.indices)
         positive = [r.label == data.classes.positive_index for r in records]
         paths, patients = [r.path for r in records], [r.patient for r in records]
         metrics.update(side_metrics(paths, patients, positive, tested.sides))

@@ -55,7 +55,7 @@ class TestOutcome:
 
     @property
     def records(self) -> list[ImageRecord]:
-        return [self.data.rows[i][0] for i in self.images.indices]
+        return self.data.records_at(self.images.indices)
 
     @property
     def probs(self) -> list[float]:
