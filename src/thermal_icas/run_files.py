@@ -46,6 +46,12 @@ RELIABILITY = "reliability.png"
 EXPLAIN_DIR = Path("explain")
 EXPLAIN_OVERVIEW = "overview.png"
 EXPLAIN_INDEX = "index.csv"
+# scripts/explain_cohort.py's class-level analysis of a finished run
+COHORT_DIR = EXPLAIN_DIR / "cohort"
+COHORT_MAPS = COHORT_DIR / "class_maps.png"
+COHORT_REGIONS = COHORT_DIR / "regions.csv"
+# one self-contained page of the run's results, images embedded
+REPORT = "report.html"
 
 # predict.py's output folder
 PREDICTIONS = "predictions.csv"
@@ -55,6 +61,7 @@ SUMMARY_CSV = "summary.csv"
 SUMMARY_MARKDOWN = "summary.md"
 SUMMARY_COMPARISONS = "comparisons.csv"
 SUMMARY_PLOT = "summary.png"
+SUMMARY_HTML = "summary.html"
 
 
 def stage_checkpoints(run_dir: str | Path, stage: str) -> Path:
