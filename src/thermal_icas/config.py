@@ -11,6 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
+from thermal_icas.clinical.only import check_model
 from thermal_icas.errors import ConfigError
 from thermal_icas.explain.maps import check_method
 from thermal_icas.models.encoder import explain_layer
@@ -57,14 +58,24 @@ def compose_config(
     return cfg
 
 
+# the levers whose `off` is null, and how to switch each on
+LEVERS_ON = {
+    "asymmetry": "asymmetry=on",
+    "attention": "attention=on",
+    "clinical": "clinical=only or clinical=fused",
+}
+
+
 def check_settings(cfg: DictConfig) -> None:
     """Settings that are read only after training, or whose combination is wrong, checked
     before any work starts; the others are checked where they are used."""
-    for lever in ("asymmetry", "attention"):
+    for lever, on in LEVERS_ON.items():
         node = cfg.get(lever)
         if node is not None and "_target_" not in node:
             keys = ", ".join(f"{lever}.{key}" for key in node)
-            raise ConfigError(f"{keys} set while {lever} is off: add {lever}=on")
+            raise ConfigError(f"{keys} set while {lever} is off: add {on}")
+    if cfg.get("clinical") is not None and cfg.clinical.use == "only":
+        check_model(cfg.clinical.model)
     check_image_size(cfg)
     explain_layer(cfg.explain.layer, cfg.data.image_size)
     check_method(cfg.explain.method)

@@ -66,6 +66,7 @@ def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> Train
     """A run folder (its best classifier checkpoint) or a classifier checkpoint inside one."""
     path = Path(ckpt_path).expanduser().resolve()
     if path.is_dir():
+        _refuse_clinical(path)
         candidates = run_files.best_checkpoints(path)
         if not candidates:
             wanted = run_files.STAGE_CHECKPOINTS["classifier"] / run_files.BEST_CHECKPOINT_GLOB
@@ -88,6 +89,7 @@ def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> Train
             f"'{directory}' is not a finished run (no {run_files.METRICS}, whose test/threshold "
             "predictions use): finish it with resume=<run> first"
         )
+    _refuse_clinical(directory)
     cfg = OmegaConf.load(directory / run_files.CONFIG)
     assert isinstance(cfg, DictConfig)
     classes = _run_classes(directory, cfg)
@@ -96,6 +98,17 @@ def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> Train
     return TrainedRun(
         directory, checkpoint, cfg, classes, float(metrics["test/threshold"]), classifier
     )
+
+
+def _refuse_clinical(directory: Path) -> None:
+    """A clinical arm's scores need each patient's covariates, which images alone lack."""
+    config = directory / run_files.CONFIG
+    clinical = OmegaConf.load(config).get("clinical") if config.is_file() else None
+    if clinical is not None:
+        raise PretrainedWeightsError(
+            f"'{directory}' is a clinical={clinical.use} run: its scores need each patient's "
+            "clinical covariates, which predict.py does not take; use a run without clinical"
+        )
 
 
 def _run_classes(directory: Path, cfg: DictConfig) -> ClassInfo:

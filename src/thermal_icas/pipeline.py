@@ -19,6 +19,8 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from thermal_icas import resume, run_files
+from thermal_icas.clinical import Clinical
+from thermal_icas.clinical.only import clinical_only
 from thermal_icas.config import check_settings
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.lit import stages
@@ -48,8 +50,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
     return train_and_test(cfg)[1]
 
 
-def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier, dict[str, float]]:
-    """The whole run; returns the tested classifier (best checkpoint) and the metrics."""
+def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier | None, dict[str, float]]:
+    """The whole run; returns the tested classifier (best checkpoint; None for clinical=only,
+    which trains no network) and the metrics."""
     output_dir = Path(cfg.paths.output_dir)
     refuse_finished(output_dir)
     if rank_zero_only.rank != 0:
@@ -60,7 +63,7 @@ def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier, dict[str, float]
 
 def _train_and_test(
     cfg: DictConfig, output_dir: Path
-) -> tuple[ThermalClassifier, dict[str, float]]:
+) -> tuple[ThermalClassifier | None, dict[str, float]]:
     if rank_zero_only.rank == 0:
         print_config_tree(cfg)
     if cfg.get("threads"):
@@ -75,7 +78,37 @@ def _train_and_test(
     loggers: list[Logger] = stages.instantiate_all(cfg.get("logger"))
     summary = data.mask_summary()
     metrics = {key: summary[key] for key in DATA_METRICS if key in summary}
+    clinical: Clinical | None = instantiate(cfg.clinical) if cfg.get("clinical") else None
+    features = None if clinical is None else clinical.features(data)
 
+    if clinical is not None and clinical.use == "only":
+        classifier = None
+        metrics.update(clinical_only(cfg, data, features))
+    else:
+        covariates = None if features is None else Clinical.per_image(features, data)
+        classifier, results = train_on_images(cfg, data, loggers, covariates)
+        metrics.update(results)
+        metrics["run/backbone_lr_scale"] = stages.backbone_lr_scale(cfg)
+
+    if rank_zero_only.rank == 0:
+        metrics["run/threads"] = float(torch.get_num_threads())
+        write_run_info(output_dir / run_files.RUN_INFO)
+        write_metrics(output_dir / run_files.METRICS, metrics)
+        log_hparams(loggers, cfg, metrics)
+        print_metrics_table(metrics)
+    return classifier, metrics
+
+
+def train_on_images(
+    cfg: DictConfig,
+    data: ThermalData,
+    loggers: list[Logger],
+    clinical: torch.Tensor | None = None,
+) -> tuple[ThermalClassifier, dict[str, float]]:
+    """Stage 1 (unless skipped), stage 2 and the test; `clinical` (clinical=fused) holds each
+    image row's clinical features."""
+    output_dir = Path(cfg.paths.output_dir)
+    metrics: dict[str, float] = {}
     encoder: ThermalEncoder = instantiate(cfg.model.encoder)
     if cfg.training.encoder_ckpt:
         load_encoder(encoder, cfg.training.encoder_ckpt)
@@ -87,16 +120,8 @@ def _train_and_test(
                 resume.record_stage_one(output_dir, stage1, encoder)
         metrics.update(stage1)
     resume.restore_stage_two_start(cfg)
-    classifier, results = finetune_and_test(cfg, data, encoder, loggers)
+    classifier, results = finetune_and_test(cfg, data, encoder, loggers, clinical)
     metrics.update(results)
-
-    if rank_zero_only.rank == 0:
-        metrics["run/threads"] = float(torch.get_num_threads())
-        metrics["run/backbone_lr_scale"] = stages.backbone_lr_scale(cfg)
-        write_run_info(output_dir / run_files.RUN_INFO)
-        write_metrics(output_dir / run_files.METRICS, metrics)
-        log_hparams(loggers, cfg, metrics)
-        print_metrics_table(metrics)
     return classifier, metrics
 
 
@@ -124,12 +149,16 @@ def pretrain(
 
 
 def finetune_and_test(
-    cfg: DictConfig, data: ThermalData, encoder: ThermalEncoder, loggers: list[Logger]
+    cfg: DictConfig,
+    data: ThermalData,
+    encoder: ThermalEncoder,
+    loggers: list[Logger],
+    clinical: torch.Tensor | None = None,
 ) -> tuple[ThermalClassifier, dict[str, float]]:
     """Stage 2, then the test of its best checkpoint (by val AUROC)."""
     stage = cfg.training.finetune
     data.for_stage(stage.batch_size)
-    module = stages.classifier_module(cfg, data, encoder)
+    module = stages.classifier_module(cfg, data, encoder, clinical)
     trainer = stages.stage_trainer(cfg, "classifier", stage.epochs, loggers)
     trainer.fit(module, datamodule=data, ckpt_path=resume.resume_from(cfg, "classifier"))
     checkpoint = trainer.checkpoint_callback

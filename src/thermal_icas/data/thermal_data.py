@@ -73,6 +73,7 @@ class ThermalData(L.LightningDataModule):
         asymmetry: Asymmetry | None,
         palette: str = "none",
         palette_max_distance: float = 10.0,
+        clinical_csv: str | None = None,
         synthetic: SyntheticSpec,
         cache_dir: str,
     ) -> None:
@@ -87,6 +88,7 @@ class ThermalData(L.LightningDataModule):
         self.num_folds = num_folds
         self.fold = fold
         self.permute_labels = permute_labels
+        self.clinical_csv = clinical_csv
         self.preprocessor = Preprocessor(
             mask, image_size, mean, std, asymmetry, palette, palette_max_distance
         )
@@ -97,6 +99,7 @@ class ThermalData(L.LightningDataModule):
         self.cache_dir = Path(cache_dir)
         self.batch_size = 32
         self.views = 1
+        self.root: Path | None = None
         self.classes: ClassInfo | None = None
         self.rows: list[tuple[ImageRecord, str]] = []
         self.skipped: list[tuple[str, str]] = []
@@ -115,7 +118,7 @@ class ThermalData(L.LightningDataModule):
         """Scan, split and preprocess; idempotent, as Lightning calls it for every stage."""
         if self.images is not None:
             return
-        root = self._resolve_root()
+        self.root = root = self._resolve_root()
         self.classes = resolve_classes(find_class_dirs(root), self.positive_class, str(root))
         candidates = scan_cohort(
             root,

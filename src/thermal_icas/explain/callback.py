@@ -34,8 +34,10 @@ class ExplanationGrid(Callback):
             return
         indices = dataset.indices[: self.num_images]
         batch = torch.stack([dataset[i]["image"] for i in range(len(indices))])
-        maps = explain_batch(pl_module.model, batch.to(pl_module.device), *pl_module.explain_spec)
-        maps = maps.cpu()
+        clinical = pl_module.clinical_of({"index": torch.as_tensor(indices)})
+        maps = explain_batch(
+            pl_module.model, batch.to(pl_module.device), *pl_module.explain_spec, clinical
+        ).cpu()
         captions = [
             f"image {index}: class {int(dataset.labels[index])}, "
             f"predicted {int(p.argmax())} ({float(p.max()):.2f})"
@@ -78,4 +80,5 @@ class TestExplanations(TestReport):
             *outcome.module.explain_spec,
             self.examples_per_group,
             self.tile,
+            outcome.module.clinical,
         )

@@ -72,15 +72,20 @@ def class_activation_map(features: Tensor, gradient: Tensor, method: str) -> Ten
 
 
 def explain_batch(
-    classifier: ThermalClassifier, images: Tensor, layer: str, method: str = "hirescam"
+    classifier: ThermalClassifier,
+    images: Tensor,
+    layer: str,
+    method: str = "hirescam",
+    clinical: Tensor | None = None,
 ) -> ExplanationMaps:
-    """Maps for the class each image is predicted as, without changing the model's mode."""
+    """Maps for the class each image is predicted as, without changing the model's mode; a
+    fused classifier's clinical features are held fixed (they have no place on the face)."""
     encoder = classifier.encoder
     with torch.inference_mode(False), torch.enable_grad():
         x = images.detach().clone().requires_grad_(True)
         out = encoder.forward_maps(x, capture=layer)
         assert out.captured is not None
-        logits = classifier.head(out.features)
+        logits = classifier.classify(out.features, clinical)
         predicted = logits.argmax(-1, keepdim=True)
         others = (logits.sum(-1, keepdim=True) - logits.gather(1, predicted)) / (
             logits.shape[-1] - 1

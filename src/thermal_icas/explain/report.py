@@ -31,13 +31,15 @@ def write_explanations(
     method: str,
     per_group: int = 4,
     tile: int = 128,
+    clinical: torch.Tensor | None = None,
 ) -> list[Path]:
     """One PNG per chosen image, `overview.png` with all of them, and `index.csv`.
 
     `indices` (dataset indices), `records` and `probs` describe the predicted images. The
     choice is fixed by the dataset's order: the first `per_group` images of each true class
     that were predicted right, and wrong, at the val-chosen threshold, so reruns and the
-    ablation arms show the same images where they can.
+    ablation arms show the same images where they can. `clinical` holds a fused classifier's
+    clinical features per image row (indexed like `indices`).
     """
     assert dataset.faces is not None, "explanations need a dataset with face regions"
     position = {index: k for k, index in enumerate(dataset.indices)}
@@ -51,7 +53,8 @@ def write_explanations(
     picked = [indices[order[k]] for k, _ in chosen]
     device = next(classifier.parameters()).device
     batch = torch.stack([dataset[position[i]]["image"] for i in picked]).to(device)
-    maps = explain_batch(classifier, batch, layer, method).cpu()
+    covariates = None if clinical is None else clinical[picked].to(device)
+    maps = explain_batch(classifier, batch, layer, method, covariates).cpu()
     faces = dataset.faces[picked]
     face_regions = torch.stack([dataset.face(i)[0] for i in picked])
     in_face = in_face_share(maps.cam, face_regions).tolist()

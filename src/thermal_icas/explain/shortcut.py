@@ -25,17 +25,24 @@ EFFECT_KEY = "test/attention/background_effect"
 
 
 def background_effect(
-    classifier: nn.Module, images: Tensor, faces: Tensor, fill: Tensor, positive_index: int
+    classifier: nn.Module,
+    images: Tensor,
+    faces: Tensor,
+    fill: Tensor,
+    positive_index: int,
+    clinical: Tensor | None = None,
 ) -> Tensor:
     """(B,) |p(image) - p(face only)|: `images` (B, C, H, W) as the model takes them, `faces`
-    (B, H, W) in [0, 1], `fill` (C,) the background value in the model's input scale. Every
-    pixel the soft face region touches is kept, so a masked input is its own face-only image."""
+    (B, H, W) in [0, 1], `fill` (C,) the background value in the model's input scale, and a
+    fused classifier's clinical features (B, F), held fixed. Every pixel the soft face region
+    touches is kept, so a masked input is its own face-only image."""
     keep = faces[:, None] > 0
     face_only = torch.where(keep, images, fill.to(images).view(1, -1, 1, 1))
     was_training = classifier.training
     classifier.eval()
     with torch.inference_mode():
-        probs = classifier(torch.cat([images, face_only])).float().softmax(-1)
+        both = None if clinical is None else torch.cat([clinical, clinical])
+        probs = classifier(torch.cat([images, face_only]), both).float().softmax(-1)
     classifier.train(was_training)
     return (probs[: len(images), positive_index] - probs[len(images) :, positive_index]).abs()
 
@@ -45,9 +52,11 @@ def mean_background_effect(
     batches: Iterable[dict[str, Tensor]],
     fill: Sequence[float],
     positive_index: int,
+    clinical: Tensor | None = None,
 ) -> dict[str, float]:
     """`test/attention/background_effect` over evaluation batches that carry face regions;
-    `fill` per channel, in the model's input scale."""
+    `fill` per channel, in the model's input scale; `clinical` the fused classifier's features
+    per image row, looked up by the batches' indices."""
     device = next(classifier.parameters()).device
     fill_tensor = torch.as_tensor(fill, dtype=torch.float32)
     effects = [
@@ -57,6 +66,7 @@ def mean_background_effect(
             batch["face"][:, 0].to(device),
             fill_tensor,
             positive_index,
+            None if clinical is None else clinical[batch["index"]].to(device),
         ).cpu()
         for batch in batches
         if "face" in batch

@@ -58,12 +58,17 @@ class ClassifierModule(TrainingMeansModule):
         explain_layer: str = "layer4",
         explain_method: str = "hirescam",
         device_batches: DeviceBatches | None = None,
+        clinical: Tensor | None = None,
     ) -> None:
         super().__init__()
         if mode not in FINETUNE_MODES:
             raise ConfigError(f"training.finetune.mode='{mode}' must be one of {FINETUNE_MODES}")
-        self.save_hyperparameters(ignore=["classifier", "optimizer", "scheduler", "device_batches"])
+        self.save_hyperparameters(
+            ignore=["classifier", "optimizer", "scheduler", "device_batches", "clinical"]
+        )
         self.device_batches = device_batches
+        # clinical=fused: each image row's clinical features, looked up by the batch's indices
+        self.register_buffer("clinical", clinical, persistent=False)
         self.model = classifier
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -102,8 +107,12 @@ class ClassifierModule(TrainingMeansModule):
             (batch["image"],), batch["label"] = self.device_batches(batch["index"])
         return batch
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model(x)
+    def forward(self, x: Tensor, clinical: Tensor | None = None) -> Tensor:
+        return self.model(x, clinical)
+
+    def clinical_of(self, batch: dict[str, Any]) -> Tensor | None:
+        """The clinical features of the batch's images (clinical=fused), else None."""
+        return None if self.clinical is None else self.clinical[batch["index"].to(self.device)]
 
     def positive_probability(self, logits: Tensor) -> Tensor:
         return logits.float().softmax(-1)[:, self.hparams.positive_index]
@@ -112,7 +121,7 @@ class ClassifierModule(TrainingMeansModule):
         return (labels == self.hparams.positive_index).long()
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        logits = self(batch["image"])
+        logits = self(batch["image"], self.clinical_of(batch))
         loss = self.criterion(logits, batch["label"])
         accuracy = (logits.argmax(-1) == batch["label"]).float().mean()
         self.train_means.update({"train/loss": loss, "train/acc": accuracy}, len(logits))
@@ -129,9 +138,10 @@ class ClassifierModule(TrainingMeansModule):
     def _evaluate(self, batch: dict[str, Any], focus: FocusMetrics) -> Tensor:
         """The batch's logits. With focus metrics they come from the pass that explains the
         batch, which runs the model anyway, so each batch goes through the model once."""
+        clinical = self.clinical_of(batch)
         if not (self.hparams.focus_metrics and "face" in batch):
-            return self(batch["image"])
-        maps = explain_batch(self.model, batch["image"], *self.explain_spec)
+            return self(batch["image"], clinical)
+        maps = explain_batch(self.model, batch["image"], *self.explain_spec, clinical)
         focus.update(maps, batch["face"])
         return maps.logits
 
@@ -174,9 +184,10 @@ class ClassifierModule(TrainingMeansModule):
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
         """Probabilities; for the asymmetry arms also the side each image is blamed on."""
         out = {"target": self._targets(batch["label"]), "index": batch["index"]}
+        clinical = self.clinical_of(batch)
         if self.model.encoder.adapter.fusion == "none" or not self.predict_sides:
-            return {"prob": self.positive_probability(self(batch["image"])), **out}
-        maps = explain_batch(self.model, batch["image"], *self.explain_spec)
+            return {"prob": self.positive_probability(self(batch["image"], clinical)), **out}
+        maps = explain_batch(self.model, batch["image"], *self.explain_spec, clinical)
         assert maps.side is not None
         return {"prob": self.positive_probability(maps.logits), "side": maps.side, **out}
 

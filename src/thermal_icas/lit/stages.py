@@ -29,12 +29,19 @@ def contrastive_module(
 
 
 def classifier_module(
-    cfg: DictConfig, data: ThermalData, encoder: ThermalEncoder
+    cfg: DictConfig,
+    data: ThermalData,
+    encoder: ThermalEncoder,
+    clinical: torch.Tensor | None = None,
 ) -> ClassifierModule:
-    """Stage 2 as configured, on a set-up dataset."""
+    """Stage 2 as configured, on a set-up dataset; `clinical` (clinical=fused) holds each image
+    row's clinical features, joined to the image features before the head."""
     assert data.classes is not None
+    width = 0 if clinical is None else clinical.shape[1]
+    classifier = ThermalClassifier(encoder, len(data.classes.names), cfg.model.dropout, width)
     return instantiate(cfg.training.finetune.module)(
-        classifier=ThermalClassifier(encoder, len(data.classes.names), cfg.model.dropout),
+        classifier=classifier,
+        clinical=clinical,
         class_weights=data.class_weights(),
         positive_index=data.classes.positive_index,
         backbone_lr_scale=backbone_lr_scale(cfg),

@@ -86,6 +86,8 @@ def where_it_looks(
         fill = (pre.background() - np.asarray(pre.mean)) / np.asarray(pre.std)
         positive_index = data.classes.positive_index
         metrics.update(
-            mean_background_effect(module.model, data.loader("test"), fill, positive_index)
+            mean_background_effect(
+                module.model, data.loader("test"), fill, positive_index, module.clinical
+            )
         )
     return metrics

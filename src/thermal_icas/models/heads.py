@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from thermal_icas.models.encoder import ThermalEncoder
@@ -30,12 +31,36 @@ class ProjectionHead(nn.Module):
 
 
 class ThermalClassifier(nn.Module):
-    """Stage 2 model: encoder, dropout, linear layer to class logits."""
+    """Stage 2 model: encoder, dropout, linear layer to class logits.
 
-    def __init__(self, encoder: ThermalEncoder, num_classes: int = 2, dropout: float = 0.3) -> None:
+    With `clinical_dim` (`clinical=fused`) the patient's clinical features are joined to the
+    image features before the head, and every call must pass them.
+    """
+
+    def __init__(
+        self,
+        encoder: ThermalEncoder,
+        num_classes: int = 2,
+        dropout: float = 0.3,
+        clinical_dim: int = 0,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(encoder.out_dim, num_classes))
+        self.clinical_dim = clinical_dim
+        self.head = nn.Sequential(
+            nn.Dropout(dropout), nn.Linear(encoder.out_dim + clinical_dim, num_classes)
+        )
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.encoder(x))
+    def forward(self, x: Tensor, clinical: Tensor | None = None) -> Tensor:
+        return self.classify(self.encoder(x), clinical)
+
+    def classify(self, features: Tensor, clinical: Tensor | None = None) -> Tensor:
+        """Logits from the encoder's features (and the clinical features, if fused)."""
+        if self.clinical_dim:
+            if clinical is None or clinical.shape != (len(features), self.clinical_dim):
+                raise ValueError(
+                    f"this classifier joins {self.clinical_dim} clinical features per image to "
+                    f"its image features; got {None if clinical is None else tuple(clinical.shape)}"
+                )
+            features = torch.cat([features, clinical.to(features)], dim=1)
+        return self.head(features)

@@ -1,0 +1,135 @@
+"""`clinical=only`: the clinical risk factors alone, no images, on the image arms' own patient
+splits, so the question "do the images add anything?" is answered patient by patient.
+
+A scikit-learn model is fitted on the training patients (one row each), the threshold is chosen
+on val as the image arms choose theirs, and the test is scored and reported by the same
+`evaluate` (patient bootstrap intervals, operating points, calibration, test_patients.csv). Every
+image of a patient carries the patient's score, so the image-level metrics are those of the
+patients weighted by their image counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from sklearn.base import ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score, roc_auc_score
+
+from thermal_icas import run_files
+from thermal_icas.clinical.features import ClinicalFeatures
+from thermal_icas.data.thermal_data import ThermalData
+from thermal_icas.errors import ConfigError
+from thermal_icas.evaluation import EvalSettings, Scores, evaluate
+from thermal_icas.evaluation.thresholds import youden_threshold
+from thermal_icas.reporting.plots import plot_confusion, plot_roc
+from thermal_icas.reporting.results import write_predictions
+
+log = logging.getLogger(__name__)
+
+# class-balanced, as the image arms' loss is; boosting kept shallow for cohorts of a few
+# hundred patients
+MODELS: dict[str, Callable[[int], ClassifierMixin]] = {
+    "logistic": lambda seed: LogisticRegression(max_iter=5000, class_weight="balanced"),
+    "boosting": lambda seed: HistGradientBoostingClassifier(
+        max_depth=3, learning_rate=0.05, max_iter=200, class_weight="balanced", random_state=seed
+    ),
+}
+
+
+def check_model(name: str) -> None:
+    if name not in MODELS:
+        raise ConfigError(f"clinical.model='{name}' must be one of {', '.join(MODELS)}")
+
+
+def clinical_only(
+    cfg: DictConfig, data: ThermalData, features: ClinicalFeatures
+) -> dict[str, float]:
+    """Fit on the training patients, threshold on val, test; returns the test's metrics."""
+    assert data.classes is not None and data.labels is not None
+    check_model(cfg.clinical.model)
+    model = MODELS[cfg.clinical.model](cfg.seed)
+    patients, targets = _patients(data, "train")
+    model.fit(features.transform(patients), targets)
+    if isinstance(model, LogisticRegression):
+        weights = ", ".join(
+            f"{n} {w:+.2f}" for n, w in zip(features.names, model.coef_[0], strict=True)
+        )
+        log.info("clinical=only: logistic weights per standardised feature: %s", weights)
+    val, test = (_image_scores(data, model, features, split) for split in ("val", "test"))
+    threshold = youden_threshold(val.scores, val.labels)
+    settings: EvalSettings = instantiate(cfg.eval)
+    output_dir = Path(cfg.paths.output_dir)
+    names = (data.classes.negative, data.classes.positive)
+    metrics = _image_metrics(test, threshold)
+    metrics.update(evaluate(val, test, threshold, settings, output_dir, names))
+    metrics["clinical/features"] = float(len(features.names))
+    _write_test_files(output_dir, data, test, threshold, metrics)
+    return metrics
+
+
+def _patients(data: ThermalData, split: str) -> tuple[list[str], np.ndarray]:
+    """The split's patients in order of first image, with the targets as trained (permuted
+    across train and val patients in a null run)."""
+    assert data.classes is not None and data.labels is not None
+    first: dict[str, int] = {}
+    for index in data.indices(split):
+        first.setdefault(data.rows[index][0].patient, index)
+    labels = data.labels[list(first.values())].numpy()
+    return list(first), (labels == data.classes.positive_index).astype(int)
+
+
+def _image_scores(
+    data: ThermalData, model: ClassifierMixin, features: ClinicalFeatures, split: str
+) -> Scores:
+    assert data.classes is not None and data.labels is not None
+    patients, _ = _patients(data, split)
+    probs = model.predict_proba(features.transform(patients))[:, 1]
+    by_patient = dict(zip(patients, probs.tolist(), strict=True))
+    indices = data.indices(split)
+    images = [record.patient for record in data.records_at(indices)]
+    targets = (data.labels[indices] == data.classes.positive_index).int().tolist()
+    return Scores.of_images(images, targets, [by_patient[p] for p in images])
+
+
+def _image_metrics(test: Scores, threshold: float) -> dict[str, float]:
+    """What the image arms' test pass logs (`lit.metrics`), from the patients' scores."""
+    predicted, positive = test.scores > threshold, test.labels == 1
+    tp, fn = int((predicted & positive).sum()), int((~predicted & positive).sum())
+    fp, tn = int((predicted & ~positive).sum()), int((~predicted & ~positive).sum())
+    sensitivity, specificity = tp / max(tp + fn, 1), tn / max(tn + fp, 1)
+    return {
+        "test/auroc": float(roc_auc_score(test.labels, test.scores)),
+        "test/sensitivity": sensitivity,
+        "test/specificity": specificity,
+        "test/balanced_acc": (sensitivity + specificity) / 2,
+        "test/f1": float(f1_score(test.labels, predicted, zero_division=0)),
+        "test/acc": (tp + tn) / len(test),
+        "test/tp": float(tp),
+        "test/fn": float(fn),
+        "test/fp": float(fp),
+        "test/tn": float(tn),
+        "test/threshold": threshold,
+    }
+
+
+def _write_test_files(
+    output_dir: Path, data: ThermalData, test: Scores, threshold: float, metrics: dict
+) -> None:
+    """The files an image arm's test callbacks write: predictions, ROC, confusion matrix."""
+    assert data.classes is not None
+    path, records = output_dir / run_files.TEST_PREDICTIONS, data.records("test")
+    write_predictions(path, records, test.scores.tolist(), threshold, data.classes)
+    scores, targets = torch.as_tensor(test.scores), torch.as_tensor(test.labels)
+    plot_roc(scores, targets, metrics["test/auroc"], threshold, output_dir / run_files.ROC)
+    tp, fn, fp, tn = (int(metrics[f"test/{key}"]) for key in ("tp", "fn", "fp", "tn"))
+    cells = [[tp, fn], [fp, tn]]
+    names = [data.classes.positive, data.classes.negative]
+    plot_confusion(cells, names, output_dir / run_files.CONFUSION)
