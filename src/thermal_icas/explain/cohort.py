@@ -181,13 +181,14 @@ def plot_class_maps(
 
 
 def format_table(tests: list[RegionTest]) -> str:
+    """The region tests as the console shows them; effect > 0: more mass there in ICAS."""
     lines = [
-        f"{'region':<18} {'n':>7} {'mean icas':>10} {'mean non':>10} "
+        f"{'region':<18} {'n_icas':>6} {'n_non':>6} {'mean_icas':>10} {'mean_non':>10} "
         f"{'p':>8} {'p_holm':>8} {'effect':>7}"
     ]
     for t in tests:
         lines.append(
-            f"{t.region:<18} {t.n_icas:>3}/{t.n_non_icas:<3} {t.mean_icas:>10.3f} "
+            f"{t.region:<18} {t.n_icas:>6} {t.n_non_icas:>6} {t.mean_icas:>10.3f} "
             f"{t.mean_non_icas:>10.3f} {t.p:>8.3g} {t.p_holm:>8.3g} {t.effect_size:>+7.2f}"
         )
     return "\n".join(lines)
