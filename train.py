@@ -20,24 +20,27 @@ def route_lightning_logs_to_hydra() -> None:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> float | None:
+    """Returns val/patient/auroc, which `hydra/sweeper=tune` maximises; None for a failed job."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     from thermal_icas.ddp_jobs import ddp_job, relaunch_ddp_processes_in_their_job
     from thermal_icas.errors import record_failure, user_error
-    from thermal_icas.pipeline import run
+    from thermal_icas.pipeline import run, sweep_objective
 
     route_lightning_logs_to_hydra()
     relaunch_ddp_processes_in_their_job(Path(__file__).resolve())
 
     try:
         with ddp_job():
-            run(cfg)
+            return sweep_objective(run(cfg))
     except Exception as error:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
-            # in a sweep one broken job must not stop the others: it is logged and marked failed
+            # in a sweep one broken job must not stop the others: it is logged and marked
+            # failed, and its None is a failed trial to Optuna
             record_failure(cfg.paths.output_dir, error)
+            return None
         elif (cause := user_error(error)) is not None:
             # a problem with the data or settings: one line that names it, not a traceback
             raise SystemExit(f"error: {cause}") from None

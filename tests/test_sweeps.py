@@ -1,22 +1,26 @@
-"""Sweeps: k-fold splits, a real multirun with a failing job, launchers, HParams, Python API."""
+"""Sweeps: k-fold splits, a real multirun with a failing job, launchers, the Optuna search,
+HParams, Python API."""
 
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from omegaconf import OmegaConf
 
 from tests.conftest import CONF_DIR, ComposeFn
 from tests.test_data import _records
 from thermal_icas import ContrastiveThermalClassifier
 from thermal_icas.data.splits import fold_patients
 from thermal_icas.errors import ConfigError, DatasetError
-from thermal_icas.pipeline import run
+from thermal_icas.pipeline import OBJECTIVE, run, sweep_objective
 from thermal_icas.reporting.summary import summarize_multirun
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,3 +162,63 @@ def test_cross_validation_preset_sweeps_five_folds_with_one_thread_per_job() -> 
     assert cfg.hydra.sweeper.params["data.fold"] == "0,1,2,3,4"
     assert cfg.threads == 1
     assert cfg.hydra.launcher._target_.endswith("JoblibLauncher")
+
+
+def test_search_maximises_val_auroc_over_real_keys_with_the_runs_seed() -> None:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["hydra/sweeper=tune", "seed=7"], return_hydra_config=True)
+    GlobalHydra.instance().clear()
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper")
+    assert (sweeper.direction, sweeper.n_jobs, sweeper.sampler.seed) == ("maximize", 1, 7)
+    assert set(sweeper.params) == {
+        "training.finetune.optimizer.lr",
+        "training.contrastive.optimizer.lr",
+        "training.contrastive.epochs",
+        "training.finetune.epochs",
+        "loss.temperature",
+    }
+    for key in sweeper.params:
+        assert OmegaConf.select(cfg, key) is not None, f"{key} is no key of the run's config"
+    assert OBJECTIVE.startswith("val/")
+    assert sweep_objective({OBJECTIVE: 0.75, "test/patient/auroc": 0.9}) == 0.75
+    # Optuna's sweeper records a value float() rejects as a failed trial; NaN would stop it
+    assert sweep_objective({OBJECTIVE: float("nan")}) is None
+    assert sweep_objective({}) is None
+
+
+@pytest.mark.slow
+def test_optuna_search_picks_the_trial_with_the_best_val_auroc(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    sweep = tmp_path / "search"
+    command = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        "-m",
+        "hydra/sweeper=tune",
+        "hydra.sweeper.n_trials=2",
+        "experiment=smoke",
+        # fixed on the command line, so they leave the search: smoke-sized trials
+        "training.contrastive.epochs=2",
+        "training.finetune.epochs=2",
+        "threads=1",
+        f"paths.cache_dir={cache_dir}",
+        f"hydra.sweep.dir={sweep}",
+        "callbacks.common.progress_bar=null",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert len(jobs) == 2
+    values = [json.loads((job / "metrics.json").read_text())[OBJECTIVE] for job in jobs]
+    searched = [yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) for job in jobs]
+    assert all(any(o.startswith("loss.temperature=") for o in job) for job in searched)
+    assert searched[0] != searched[1]
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(max(values))
+    winner = searched[values.index(max(values))]
+    assert f"loss.temperature={best['best_params']['loss.temperature']}" in winner
+    with pytest.raises(ValueError, match="Optuna search"):
+        summarize_multirun(sweep)

@@ -8,6 +8,7 @@ stages' modules and trainers (`lit.stages`), resuming (`resume`), the side outpu
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import lightning as L
@@ -45,9 +46,22 @@ DATA_METRICS = (
 )
 
 
+# what a hyperparameter search maximises (hydra/sweeper=tune): chosen on val, never on test
+OBJECTIVE = "val/patient/auroc"
+
+
 def run(cfg: DictConfig) -> dict[str, float]:
     """Train and test as configured; returns (and writes) the run's metrics."""
     return train_and_test(cfg)[1]
+
+
+def sweep_objective(metrics: dict[str, float]) -> float | None:
+    """The run's OBJECTIVE, for a sweeper; None where it is missing (`eval.aggregate=none`)
+    or NaN (a val split of one class). The Optuna sweeper (hydra-optuna-sweeper 1.3, optuna
+    2.10) records a value `float()` rejects, as None, as a failed trial and goes on; a NaN it
+    cannot record either way, and the sweep stops."""
+    value = metrics.get(OBJECTIVE)
+    return None if value is None or math.isnan(value) else float(value)
 
 
 def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier | None, dict[str, float]]:

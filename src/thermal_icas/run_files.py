@@ -8,6 +8,7 @@ from pathlib import Path
 # what Hydra writes as the run starts
 HYDRA_DIR = Path(".hydra")
 CONFIG = HYDRA_DIR / "config.yaml"
+HYDRA_CONFIG = HYDRA_DIR / "hydra.yaml"
 OVERRIDES = HYDRA_DIR / "overrides.yaml"
 # a run that is still going (host and pid)
 RUNNING = ".running"
@@ -62,6 +63,8 @@ SUMMARY_MARKDOWN = "summary.md"
 SUMMARY_COMPARISONS = "comparisons.csv"
 SUMMARY_PLOT = "summary.png"
 SUMMARY_HTML = "summary.html"
+# an Optuna search's best trial (hydra/sweeper=tune), written by the sweeper as it ends
+SEARCH_RESULTS = "optimization_results.yaml"
 
 
 def stage_checkpoints(run_dir: str | Path, stage: str) -> Path:

@@ -89,6 +89,7 @@ def load_jobs(root: Path) -> list[Job]:
     ]
     if not override_files:
         raise FileNotFoundError(f"no Hydra jobs ({run_files.OVERRIDES}) under '{root}'")
+    _refuse_search(root, override_files[0].parent.parent)
     jobs = []
     for override_file in override_files:
         job_dir = override_file.parent.parent
@@ -107,6 +108,19 @@ def load_jobs(root: Path) -> list[Job]:
             )
         )
     return sorted(jobs, key=lambda job: _natural_key(job.path))
+
+
+def _refuse_search(root: Path, job_dir: Path) -> None:
+    """An Optuna search picks each trial from the val scores of those before: its trials are
+    no arms of a comparison, and their test scores must not choose between them."""
+    path = job_dir / run_files.HYDRA_CONFIG
+    hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra", {}) if path.is_file() else {}
+    if "optuna" in str((hydra.get("sweeper") or {}).get("_target_", "")).lower():
+        raise ValueError(
+            f"'{root}' is an Optuna search, not a comparison of arms: its best settings by "
+            f"val/patient/auroc are in {run_files.SEARCH_RESULTS} (written as it ends); test "
+            "them in a fresh run or an experiment=cv sweep"
+        )
 
 
 def _read_overrides(path: Path) -> dict[str, str]:
