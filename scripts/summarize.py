@@ -3,8 +3,8 @@
     python scripts/summarize.py MULTIRUN_DIR [--baseline "mask=none,attention=off"]
                                              [--bootstrap 10000]
 
-Writes summary.md, summary.csv, comparisons.csv and summary.png into MULTIRUN_DIR and prints
-summary.md.
+Writes summary.md, summary.html (the same with the plot, one self-contained page),
+summary.csv, comparisons.csv and summary.png into MULTIRUN_DIR and prints summary.md.
 """
 
 from __future__ import annotations

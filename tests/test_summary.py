@@ -16,6 +16,7 @@ import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
 
+from tests.pages import Page
 from thermal_icas.evaluation.compare import EXCLUDES_ZERO, INCLUDES_ZERO, TOO_FEW_PAIRS
 from thermal_icas.evaluation.patients import Scores, write_patients
 from thermal_icas.reporting.summary import (
@@ -321,6 +322,7 @@ def test_cli_writes_files_and_prints_markdown(tmp_path: Path) -> None:
     assert "### mask=ellipse vs mask=none" in result.stdout
     assert (tmp_path / "summary.csv").is_file()
     assert (tmp_path / "summary.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "summary.html").read_text().startswith("<!DOCTYPE html>")
 
 
 @pytest.mark.slow
@@ -454,3 +456,40 @@ def test_jobs_with_different_thread_counts_are_flagged(tmp_path: Path) -> None:
     summary = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=100)
     assert summary.threads == [1, 2]
     assert "different thread counts" in summary.markdown_path.read_text()
+
+
+def markdown_rows(section: str) -> list[list[str]]:
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("|") and not line.startswith("|---")
+    ]
+
+
+def test_summary_page_is_the_markdown_with_the_plot_embedded(tmp_path: Path) -> None:
+    noise = np.random.default_rng(0).normal(size=90)
+    weak = 1 / (1 + np.exp(-(0.8 * LABELS + noise)))
+    make_cv_jobs(tmp_path, "none", weak)
+    make_cv_jobs(tmp_path, "ellipse", weak)
+    make_cv_jobs(tmp_path, "content_based", 1 / (1 + np.exp(-(2.5 * LABELS + noise))))
+    trick = "<img src=x onerror=alert(1)>"
+    make_job(tmp_path, "failed", ["mask=none", "attention=off", "data.fold=9"], error=trick)
+
+    summary = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=300)
+
+    source = summary.html_path.read_text()
+    page = Page(source)
+    assert summary.html_path.name == "summary.html"
+    assert page.images() == [summary.plot_path.read_bytes()]
+    assert page.links_out() == []
+    markdown = summary.markdown_path.read_text()
+    for title in ("Arms: patient level, pooled", "Paired by patient vs baseline", "Failed runs"):
+        section = markdown.split(f"## {title}\n")[1].split("\n#")[0]
+        assert page.table(title) == markdown_rows(section), title
+    paired = {(row[0], row[2]): row for row in page.table("Paired by patient vs baseline")[1:]}
+    gain = paired["mask=content_based", "patient AUROC"]
+    assert gain[-1] == EXCLUDES_ZERO and float(gain[5].strip("[]").split(",")[0]) > 0
+    same = paired["mask=ellipse", "patient AUROC"]
+    assert same[4:6] == ["+0.000", "[+0.000, +0.000]"] and same[-1] == INCLUDES_ZERO
+    assert "Baseline: mask=none." in page.text
+    assert trick not in source and trick in page.text

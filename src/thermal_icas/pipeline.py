@@ -32,6 +32,7 @@ from thermal_icas.models.encoder import ThermalEncoder
 from thermal_icas.models.heads import ThermalClassifier
 from thermal_icas.reporting.console import print_config_tree, print_metrics_table
 from thermal_icas.reporting.hparams import log_hparams
+from thermal_icas.reporting.html_report import write_report
 from thermal_icas.reporting.results import write_metrics, write_run_info
 from thermal_icas.run_folder import refuse_finished, running_in
 
@@ -110,6 +111,7 @@ def _train_and_test(
         write_metrics(output_dir / run_files.METRICS, metrics)
         log_hparams(loggers, cfg, metrics)
         print_metrics_table(metrics)
+        log.info("Report: %s", write_report(output_dir))
     return classifier, metrics
 
 

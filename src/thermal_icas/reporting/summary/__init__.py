@@ -68,6 +68,7 @@ class Summary:
     csv_path: Path
     markdown_path: Path
     plot_path: Path
+    html_path: Path
 
 
 def parse_baseline(text: str) -> dict[str, str]:
@@ -86,8 +87,8 @@ def summarize_multirun(
     n_bootstrap: int = 10_000,
     seed: int = 0,
 ) -> Summary:
-    """Read every job under `root`, write summary.md, summary.csv, comparisons.csv and
-    summary.png into it."""
+    """Read every job under `root`, write summary.md, summary.html, summary.csv,
+    comparisons.csv and summary.png into it."""
     baseline_pairs = parse_baseline(baseline)
     if n_bootstrap < 1:
         raise ValueError(f"bootstrap resamples must be at least 1, got {n_bootstrap}")
@@ -115,6 +116,7 @@ def summarize_multirun(
         csv_path=root / run_files.SUMMARY_CSV,
         markdown_path=root / run_files.SUMMARY_MARKDOWN,
         plot_path=root / run_files.SUMMARY_PLOT,
+        html_path=root / run_files.SUMMARY_HTML,
     )
     write_reports(summary)
     return summary

@@ -1,5 +1,5 @@
-"""The files of a sweep summary: summary.md (also what the script prints), summary.csv,
-comparisons.csv and summary.png."""
+"""The files of a sweep summary: summary.md (also what the script prints), summary.html (the
+same, with the plot), summary.csv, comparisons.csv and summary.png."""
 
 from __future__ import annotations
 
@@ -19,6 +19,15 @@ import numpy as np
 from thermal_icas import run_files
 from thermal_icas.evaluation.compare import MIN_REPLICATES, PAIRED_METRICS, Estimate, verdict
 from thermal_icas.reporting.summary.collect import REPLICATE_KEYS
+from thermal_icas.reporting.summary.document import (
+    Block,
+    Bullets,
+    Figure,
+    Heading,
+    Table,
+    html,
+    markdown,
+)
 from thermal_icas.reporting.summary.statistics import METRICS, ArmRow
 from thermal_icas.run_files import TEST_PATIENTS
 
@@ -35,8 +44,11 @@ def write_reports(summary: Summary) -> None:
     _write_csv(
         summary.root / run_files.SUMMARY_COMPARISONS, PAIRED_HEADER, _comparison_rows(summary)
     )
-    summary.markdown_path.write_text(_markdown(summary))
     _plot(summary)
+    blocks = _document(summary)
+    summary.markdown_path.write_text(markdown(blocks))
+    page = html(f"Sweep summary: {summary.root.name}", blocks)
+    summary.html_path.write_text(page, encoding="utf-8")
 
 
 def _number(value: float | None, spec: str, missing: str = "") -> str:
@@ -97,58 +109,52 @@ def _comparison_rows(summary: Summary) -> Iterator[list[object]]:
             yield [*names, estimate.n_patients, *numbers, _number(p, ".4g")]
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
-    return lines
-
-
-def _markdown(summary: Summary) -> str:
-    sections = [
-        _header_lines(summary),
-        ["", "## Arms: patient level, pooled", "", *_arm_patient_lines(summary)],
-        ["", "## Paired by patient vs baseline", "", *_paired_patient_lines(summary)],
-        ["", "## Arms: run level", "", *_arm_run_lines(summary)],
-        ["", "## Run-level differences vs baseline", "", *_paired_run_lines(summary)],
-        ["", "## Failed runs", "", *_failed_lines(summary)],
+def _document(summary: Summary) -> list[Block]:
+    """Title and settings, the plot (on the page only), then the sections."""
+    return [
+        Heading(1, f"Sweep summary: {summary.root.name}"),
+        _header(summary),
+        Figure(summary.plot_path, "Left: pooled patient AUROC per arm, 95% CI; right: run level."),
+        Heading(2, "Arms: patient level, pooled"),
+        *_arm_patient_blocks(summary),
+        Heading(2, "Paired by patient vs baseline"),
+        *_paired_patient_blocks(summary),
+        Heading(2, "Arms: run level"),
+        *_arm_run_blocks(summary),
+        Heading(2, "Run-level differences vs baseline"),
+        *_paired_run_blocks(summary),
+        Heading(2, "Failed runs"),
+        *_failed_blocks(summary),
     ]
-    return "\n".join(itertools.chain.from_iterable(sections)) + "\n"
 
 
-def _header_lines(summary: Summary) -> list[str]:
+def _header(summary: Summary) -> Bullets:
     n_jobs = sum(row.n_runs + row.n_failed for row in summary.rows)
     n_failed = len(summary.failed)
     threads = ", ".join(map(str, summary.threads)) or "not recorded"
-    lines = [
-        f"# Sweep summary: {summary.root.name}",
-        "",
-        f"- Folder: `{summary.root}`",
-        f"- Jobs: {n_jobs} ({n_jobs - n_failed} finished, {n_failed} failed)",
-        f"- Common overrides: {_pairs(summary.common) or 'none'}",
-        f"- Replicates: {', '.join(REPLICATE_KEYS)} (not part of an arm); the folds of one "
+    items = [
+        f"Folder: `{summary.root}`",
+        f"Jobs: {n_jobs} ({n_jobs - n_failed} finished, {n_failed} failed)",
+        f"Common overrides: {_pairs(summary.common) or 'none'}",
+        f"Replicates: {', '.join(REPLICATE_KEYS)} (not part of an arm); the folds of one "
         "seed are pooled",
-        f"- Torch threads per job: {threads}",
+        f"Torch threads per job: {threads}",
     ]
     if len(summary.threads) > 1:
-        lines.append(
-            "- **Warning: the jobs ran with different thread counts.** Results change with the "
+        items.append(
+            "**Warning: the jobs ran with different thread counts.** Results change with the "
             "thread count (the order of floating-point sums), so arms are not comparable as run."
         )
-    return lines
+    return Bullets(items)
 
 
-def _arm_patient_lines(summary: Summary) -> list[str]:
-    lines = [
+def _arm_patient_blocks(summary: Summary) -> list[Block]:
+    blocks: list[Block] = [
         "Each seed's out-of-fold test patients are pooled into one set (a cross-validation "
         "repeat scores every patient once); values are the mean over seeds of that set's "
         "patient-level metric (balanced accuracy at each job's val-chosen threshold). 95% CI "
         f"from {summary.n_bootstrap} bootstrap resamples of patients, drawn within each seed "
         "and class.",
-        "",
     ]
     rows: list[list[str]] = []
     for row in summary.rows:
@@ -158,24 +164,23 @@ def _arm_patient_lines(summary: Summary) -> list[str]:
             counts = [str(len(row.repeats)), str(auroc.n_patients)]
             rows.append([row.arm, *counts, _interval(auroc), per_seed, _interval(balanced)])
     header = ["arm", "seeds", "patients", "patient AUROC [95% CI]", "per seed"]
-    lines += _table([*header, "patient balanced acc"], rows)
+    blocks.append(Table([*header, "patient balanced acc"], rows))
     if any(row.patient is None for row in summary.rows):
-        lines += ["", f"Arms without {TEST_PATIENTS} in any finished job are left out here."]
-    return lines
+        blocks.append(f"Arms without {TEST_PATIENTS} in any finished job are left out here.")
+    return blocks
 
 
-def _paired_patient_lines(summary: Summary) -> list[str]:
+def _paired_patient_blocks(summary: Summary) -> list[Block]:
     wanted = _pairs(summary.baseline)
     if not summary.baseline_arms:
         return [f"No baseline arm: no arm has {wanted}; pick one with `--baseline`."]
-    lines = [
+    text = (
         f"Baseline: {wanted}. Each arm is compared with the baseline arm that shares its other "
         "swept settings, on the patients both scored in the same seed: arm minus baseline, the "
         "mean over seeds; the 95% CI from the same bootstrap resamples of patients scoring both "
         "arms; DeLong's paired test where all seeds scored the same patients (their scores "
-        "averaged per patient).",
-        "",
-    ]
+        "averaged per patient)."
+    )
     rows: list[list[str]] = []
     for comparison in summary.patient_comparisons:
         names = [comparison.arm, comparison.baseline]
@@ -187,24 +192,23 @@ def _paired_patient_lines(summary: Summary) -> list[str]:
             numbers = [_number(estimate.value, "+.3f"), _signed_ci(estimate.ci)]
             rows.append([*what, *numbers, _number(p, ".3g", "n/a"), verdict(estimate.ci)])
     if not rows:
-        return [*lines, "Only baseline arms ran: nothing to compare."]
+        return [text, "Only baseline arms ran: nothing to compare."]
     header = ["arm", "baseline", "metric", "patients", "difference", "95% CI", "DeLong p"]
-    return lines + _table([*header, "verdict"], rows)
+    return [text, Table([*header, "verdict"], rows)]
 
 
-def _arm_run_lines(summary: Summary) -> list[str]:
-    lines = [
+def _arm_run_blocks(summary: Summary) -> list[Block]:
+    text = (
         "Mean ± sample std (ddof=1) over finished jobs, one value per job (a fold's AUROC comes "
-        "from its few test patients); std is n/a with fewer than 2.",
-        "",
-    ]
+        "from its few test patients); std is n/a with fewer than 2."
+    )
     header = ["arm", *summary.varying, "n_runs", "n_failed", *METRICS.values()]
     rows = [
         [row.arm, *_settings(summary, row), str(row.n_runs), str(row.n_failed)]
         + [_mean_std(row.mean[m], row.std[m]) for m in METRICS]
         for row in summary.rows
     ]
-    return lines + _table(header, rows)
+    return [text, Table(header, rows)]
 
 
 def _mean_std(mean: float | None, std: float | None) -> str:
@@ -213,8 +217,8 @@ def _mean_std(mean: float | None, std: float | None) -> str:
     return f"{mean:.3f} ± {_number(std, '.3f', 'n/a')}"
 
 
-def _paired_run_lines(summary: Summary) -> list[str]:
-    lines = [
+def _paired_run_blocks(summary: Summary) -> list[Block]:
+    blocks: list[Block] = [
         "Arm minus baseline per replicate (same seed/fold) that finished in both; 95% Student t "
         f"interval of the mean difference, shown only from {MIN_REPLICATES} pairs on.",
     ]
@@ -233,18 +237,18 @@ def _paired_run_lines(summary: Summary) -> list[str]:
             ]
             for c in group
         ]
-        lines += ["", f"### {arm} vs {baseline}", "", *_table(header, rows)]
+        blocks += [Heading(3, f"{arm} vs {baseline}"), Table(header, rows)]
     if summary.unmatched:
         arms = ", ".join(f"`{arm}`" for arm in summary.unmatched)
-        lines += ["", f"No matching baseline arm for: {arms}."]
-    return lines
+        blocks.append(f"No matching baseline arm for: {arms}.")
+    return blocks
 
 
-def _failed_lines(summary: Summary) -> list[str]:
+def _failed_blocks(summary: Summary) -> list[Block]:
     if not summary.failed:
         return ["None."]
     rows = [[run.job, run.arm, run.replicate, run.reason] for run in summary.failed]
-    return _table(["job", "arm", "replicate", "reason"], rows)
+    return [Table(["job", "arm", "replicate", "reason"], rows)]
 
 
 def _plot(summary: Summary) -> None:

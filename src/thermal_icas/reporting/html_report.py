@@ -1,0 +1,305 @@
+"""report.html: a finished run on one page, built from its folder alone (so it can be rebuilt
+for any old run with `scripts/report.py`): settings, data counts, the patient-level result with
+its intervals, the figures, the shortcut checks and the explanation overlays. A section whose
+file is missing is replaced by a one-line note; only unreadable files are errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from thermal_icas import run_files
+from thermal_icas.explain.shortcut import ALARM_KEY, EFFECT_KEY
+from thermal_icas.reporting import page
+
+SPLIT_ORDER = ("train", "val", "test")
+COUNTED = ("images", "patients")
+# (label, key under test/ or test/patient/), in the order a reader wants them
+RESULT_ROWS = (
+    *(("AUROC", "auroc"), ("AUPRC", "auprc"), ("sensitivity", "sensitivity")),
+    *(("specificity", "specificity"), ("balanced accuracy", "balanced_acc"), ("F1", "f1")),
+    *(("Brier score", "brier"), ("ECE", "ece"), ("threshold (chosen on val)", "threshold")),
+)
+# the operating points chosen on val (`eval.operating_points`), by their threshold's key
+OPERATING_POINT = re.compile(r"^test/patient/(at_[^/]+)/threshold$")
+SENS_SPEC = ("sensitivity", "specificity")
+# test/attention/* in the order the README explains them; the alarm is shown on its own
+LOOKS = ("in_face", "face_area", "sparsity", "background_effect", "gate_in_face")
+LOOKS += ("gate_sparsity", "lr_balance")
+
+
+def write_report(run_dir: Path) -> Path:
+    """Write `report.html` into `run_dir` and return its path."""
+    path = run_dir / run_files.REPORT
+    path.write_text(render_report(run_dir), encoding="utf-8")
+    return path
+
+
+def render_report(run_dir: Path) -> str:
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run folder {run_dir} does not exist")
+    cfg = _read(run_dir / run_files.CONFIG) or {}
+    metrics = _read(run_dir / run_files.METRICS)
+    task = cfg.get("task_name", "run")
+    body = [page.heading(1, f"{task}: {run_dir.name}"), _finished(run_dir)]
+    body += _settings(run_dir, cfg)
+    body += _data(run_dir / run_files.SPLITS)
+    body += _results(metrics)
+    body += _figures(run_dir)
+    body += _shortcuts(metrics, cfg)
+    body += _explanations(run_dir / run_files.EXPLAIN_DIR)
+    body += _cohort(run_dir)
+    body += _test_patients(run_dir / run_files.TEST_PATIENTS)
+    body += _all_metrics(metrics)
+    return page.page(f"{task} run {run_dir.name}", body)
+
+
+def _read(path: Path) -> Any:
+    """A run's JSON or YAML file, None when it is missing; an unreadable one names itself."""
+    if not path.is_file():
+        return None
+    content = path.read_text()
+    try:
+        return json.loads(content) if path.suffix == ".json" else yaml.safe_load(content)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"{path} cannot be read: {error}") from error
+
+
+def _read_csv(path: Path, columns: Sequence[str]) -> list[dict[str, str]] | None:
+    if not path.is_file():
+        return None
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in columns if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path} lacks the column(s) {', '.join(missing)}")
+        return list(reader)
+
+
+def _number(value: object, spec: str = ".3f") -> str:
+    """A value as the README writes it, or as it stands when it is no number."""
+    try:
+        return format(float(value), spec)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _finished(run_dir: Path) -> str:
+    metrics = run_dir / run_files.METRICS
+    if not metrics.is_file():
+        return page.note("No metrics.json: the run has not finished.")
+    when = datetime.fromtimestamp(metrics.stat().st_mtime, tz=timezone.utc)
+    return page.paragraph(f"Finished {when:%Y-%m-%d %H:%M} UTC (metrics.json written).")
+
+
+def _settings(run_dir: Path, cfg: Mapping) -> list[str]:
+    out = [page.heading(2, "Settings")]
+    overrides = _read(run_dir / run_files.OVERRIDES)
+    if overrides is None:
+        out.append(page.note(f"{run_files.OVERRIDES} is missing: overrides not shown."))
+    else:
+        listed = " ".join(f"`{item}`" for item in overrides) or "none (the defaults)"
+        out.append(page.paragraph(f"Overrides: {listed}"))
+    if not cfg:
+        return [*out, page.note(f"{run_files.CONFIG} is missing: settings not shown.")]
+    return [*out, page.table(("lever", "setting"), _levers(cfg))]
+
+
+def _name(node: object) -> str:
+    """A config node by its class: `thermal_icas.masks.NoMask` -> `NoMask`."""
+    return str(node.get("_target_", "?")).rsplit(".", 1)[-1] if isinstance(node, Mapping) else "?"
+
+
+def _lever(node: object, *keys: str) -> str:
+    """An optional group: `off` when null, else `on` with the keys that tell its options apart."""
+    if not isinstance(node, Mapping):
+        return "off"
+    return ", ".join(["on", *(f"{key} {node.get(key)}" for key in keys)])
+
+
+def _levers(cfg: Mapping) -> list[tuple[str, str]]:
+    mask, data = cfg.get("mask") or {}, cfg.get("data") or {}
+    model, training = cfg.get("model") or {}, cfg.get("training") or {}
+    finetune, stage1 = training.get("finetune") or {}, training.get("contrastive") or {}
+    skip = training.get("skip_contrastive")
+    first = "skipped" if skip else f"{stage1.get('epochs')} epochs"
+    mode, epochs = finetune.get("mode"), finetune.get("epochs")
+    return [
+        ("data", str(data.get("data_dir") or "embedded synthetic dataset")),
+        ("mask", f"{_name(mask.get('method'))}, background {mask.get('background_value')}"),
+        ("attention", _lever(cfg.get("attention"), "layer")),
+        ("asymmetry", _lever(cfg.get("asymmetry"), "fusion", "align")),
+        ("training", f"stage 1: {first}; fine-tuning ({mode}): {epochs} epochs"),
+        ("loss", "not used (stage 1 skipped)" if skip else _name(cfg.get("loss"))),
+        ("model", f"{model.get('backbone')}, pretrained {model.get('pretrained')}"),
+        ("image size", f"{data.get('image_size')} px"),
+        ("palette", str(data.get("palette"))),
+        ("seed", str(cfg.get("seed"))),
+    ]
+
+
+def _data(path: Path) -> list[str]:
+    out = [page.heading(2, "Data")]
+    rows = _read_csv(path, ("patient", "label", "split"))
+    if rows is None:
+        return [*out, page.note(f"{path.name} is missing: data counts not shown.")]
+    classes = sorted({row["label"] for row in rows})
+    found = {row["split"] for row in rows}
+    splits = [s for s in SPLIT_ORDER if s in found] + sorted(found - set(SPLIT_ORDER))
+    images = Counter((row["split"], row["label"]) for row in rows)
+    patients = {(row["split"], row["label"], row["patient"]) for row in rows}
+    per_patient = Counter((split, label) for split, label, _ in patients)
+    header = ["split"] + [f"{n} {what}" for n in (*classes, "all") for what in COUNTED]
+    table = []
+    for split in splits:
+        counts = [(images[split, name], per_patient[split, name]) for name in classes]
+        table.append([split, *chain(*counts, map(sum, zip(*counts, strict=True)))])
+    return [*out, page.table(header, table)]
+
+
+def _interval(metrics: Mapping[str, float], key: str) -> str:
+    low, high = metrics.get(f"{key}_ci_low"), metrics.get(f"{key}_ci_high")
+    return "" if low is None or high is None else f"[{low:.3f}, {high:.3f}]"
+
+
+def _result_table(metrics: Mapping[str, float], prefix: str, count: tuple[str, str]) -> str:
+    rows = []
+    for label, key in RESULT_ROWS:
+        if f"{prefix}{key}" in metrics:
+            interval = _interval(metrics, f"{prefix}{key}")
+            if delong := _interval(metrics, f"{prefix}{key}_delong"):
+                interval += f"; DeLong {delong}"
+            rows.append((label, _number(metrics[f"{prefix}{key}"]), interval))
+    rows.append(count)
+    return page.table(("metric", "value", "95% CI"), rows)
+
+
+def _results(metrics: Mapping[str, float] | None) -> list[str]:
+    out = [page.heading(2, "Test results")]
+    if metrics is None:
+        return [*out, page.note("metrics.json is missing: no results.")]
+    out.append(
+        page.paragraph(
+            "Per patient first (a patient's score is the mean of its images'), then per image. "
+            "Sensitivity, specificity, balanced accuracy and F1 are at the threshold chosen on "
+            "the validation patients, applied unchanged to test. 95% intervals: bootstrap over "
+            "patients."
+        )
+    )
+    levels = []
+    if "test/patient/auroc" in metrics:
+        n, positive = metrics.get("test/patient/n", 0), metrics.get("test/patient/n_positive", 0)
+        count = ("patients", f"{n:.0f} ({positive:.0f} positive)", "")
+        levels.append(("Patients", _result_table(metrics, "test/patient/", count)))
+    n_images = sum(metrics.get(f"test/{k}", 0) for k in ("tp", "fp", "tn", "fn"))
+    levels.append(("Images", _result_table(metrics, "test/", ("images", f"{n_images:.0f}", ""))))
+    out += [page.side_by_side(page.heading(3, title) + table for title, table in levels)]
+    points = [m.group(1) for key in metrics if (m := OPERATING_POINT.match(key))]
+    if points:
+        rows = []
+        for point in points:
+            base = f"test/patient/{point}/"
+            cells = [f"{metrics[base + k]:.3f} {_interval(metrics, base + k)}" for k in SENS_SPEC]
+            rows.append((point, _number(metrics[base + "threshold"]), *cells))
+        header = ("cut chosen on val", "threshold", "sensitivity [95% CI]", "specificity [95% CI]")
+        out += [page.heading(3, "Operating points (patients)"), page.table(header, rows)]
+    return out
+
+
+def _figures(run_dir: Path) -> list[str]:
+    names = (
+        (run_files.ROC, "Test ROC (per image), with the val-chosen threshold's point"),
+        (run_files.RELIABILITY, "Reliability diagram"),
+        (run_files.CONFUSION, "Confusion matrix (per image, val-chosen threshold)"),
+    )
+    figures = [page.image(run_dir / name, caption, width=320) for name, caption in names]
+    return [page.heading(2, "Figures"), page.side_by_side(figures)]
+
+
+def _shortcuts(metrics: Mapping[str, float] | None, cfg: Mapping) -> list[str]:
+    out = [page.heading(2, "Where the model looks (shortcut checks)")]
+    keys = [f"test/attention/{k}" for k in LOOKS if f"test/attention/{k}" in (metrics or {})]
+    if metrics is None or (ALARM_KEY not in metrics and not keys):
+        return [*out, page.note("No attention metrics (explain.focus_metrics=false).")]
+    explain = cfg.get("explain") or {}
+    rule = (
+        f"in_face below `explain.min_in_face_lift` ({explain.get('min_in_face_lift')}) x "
+        "face_area, or background_effect above `explain.max_background_effect` "
+        f"({explain.get('max_background_effect')})"
+    )
+    if metrics.get(ALARM_KEY) == 1.0:
+        alarm = f"SHORTCUT ALARM: `{ALARM_KEY}` = 1 ({rule}). The score may rest on the "
+        out.append(page.box("alarm", alarm + "background: try a face mask, see the overlays."))
+    elif ALARM_KEY in metrics:
+        out.append(page.box("ok", f"No shortcut alarm ({rule}: not met)."))
+    rows = [(key, _number(metrics[key])) for key in keys]
+    rows += [(k, _number(v)) for k, v in metrics.items() if k.startswith("test/asymmetry/")]
+    if EFFECT_KEY not in metrics:
+        rows.append((EFFECT_KEY, "not measured"))
+    return [*out, page.table(("metric", "value"), rows)]
+
+
+def _explanations(folder: Path) -> list[str]:
+    out = [page.heading(2, "Explanations: class maps of fixed test images")]
+    rows = _read_csv(folder / run_files.EXPLAIN_INDEX, ("file", "label", "prob_positive"))
+    if rows is None:
+        return [*out, page.note(f"{run_files.EXPLAIN_INDEX} is missing: no overlays shown.")]
+    figures = []
+    for row in rows:
+        caption = (
+            f"{row['label']}, p={_number(row['prob_positive'], '.2f')}: "
+            f"{row.get('outcome', '').upper()}, in_face {_number(row.get('in_face'), '.2f')} "
+            f"| {Path(row.get('path') or row['file']).name}"
+        )
+        figures.append(page.image(folder / Path(row["file"]).name, caption, width=360))
+    return [*out, page.side_by_side(figures)]
+
+
+def _cohort(run_dir: Path) -> list[str]:
+    out = [page.heading(2, "Cohort explanation")]
+    maps, regions = run_dir / run_files.COHORT_MAPS, run_dir / run_files.COHORT_REGIONS
+    if not maps.is_file() and not regions.is_file():
+        return [*out, page.note(f"No cohort explanation ({run_files.COHORT_DIR}/) for this run.")]
+    out.append(page.image(maps, "Mean class maps per class"))
+    rows = _read_csv(regions, ("region",))
+    if rows is None:
+        return [*out, page.note(f"{regions.name} is missing: no region table.")]
+    header = list(rows[0]) if rows else ["region"]
+    cells = [[_region_cell(k, row[k]) for k in header] for row in rows]
+    return [*out, page.table(header, cells)]
+
+
+def _region_cell(column: str, value: str) -> str:
+    if column in ("p", "p_holm"):
+        return _number(value, ".3g")
+    return value if column == "region" or column.startswith("n_") else _number(value)
+
+
+def _test_patients(path: Path) -> list[str]:
+    rows = _read_csv(path, ("patient", "label", "score", "predicted"))
+    if rows is None:
+        return [page.heading(2, "Test patients"), page.note(f"{path.name} is missing.")]
+    wrong = ["wrong" if row["label"] != row["predicted"] else "" for row in rows]
+    table = [
+        (r["patient"], r["label"], r.get("n_images", ""), _number(r["score"]), r["predicted"])
+        for r in rows
+    ]
+    header = ("patient", "label", "images", "score", "predicted")
+    summary = f"Test patients ({len(rows)}, {wrong.count('wrong')} wrong, marked)"
+    return [page.details(summary, page.table(header, table, wrong))]
+
+
+def _all_metrics(metrics: Mapping[str, float] | None) -> list[str]:
+    if metrics is None:
+        return []
+    rows = [(key, _number(value, ".4f")) for key, value in metrics.items()]
+    return [page.details("All metrics (metrics.json)", page.table(("key", "value"), rows))]
