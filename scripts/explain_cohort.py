@@ -4,7 +4,8 @@
 
 Writes explain/cohort/class_maps.png (class-average maps on midline-aligned faces and their
 difference) and explain/cohort/regions.csv (per-region tests of ICAS vs non-ICAS patients) into
-RUN_DIR and prints the table; see `thermal_icas.explain.regions` for the regions and tests.
+RUN_DIR, prints the table and rewrites RUN_DIR/report.html to show them; see
+`thermal_icas.explain.regions` for the regions and tests.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     from thermal_icas.errors import user_error
     from thermal_icas.explain.cohort import explain_cohort, format_table
     from thermal_icas.inference import load_run
+    from thermal_icas.reporting.html_report import write_report
 
     device = args.device
     if device == "auto":
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     print(format_table(result.tests))
     print(f"class maps: {result.maps_path}")
     print(f"regions: {result.regions_path}")
+    # the run's report shows the cohort analysis once it exists
+    print(f"report: {write_report(args.run_dir)}")
 
 
 if __name__ == "__main__":

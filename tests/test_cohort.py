@@ -134,3 +134,6 @@ def test_script_writes_class_maps_and_region_tests_of_a_run(
         assert 0.0 <= float(row["p"]) <= float(row["p_holm"]) <= 1.0
         assert -1.0 <= float(row["effect_size"]) <= 1.0
         assert 0.0 <= float(row["mean_icas"]) <= 1.0
+    # the run's report now shows the cohort analysis
+    report = (out / run_files.REPORT).read_text()
+    assert "periorbital left" in report and "p_holm" in report

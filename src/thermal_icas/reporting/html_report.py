@@ -138,6 +138,7 @@ def _levers(cfg: Mapping) -> list[tuple[str, str]]:
         ("mask", f"{_name(mask.get('method'))}, background {mask.get('background_value')}"),
         ("attention", _lever(cfg.get("attention"), "layer")),
         ("asymmetry", _lever(cfg.get("asymmetry"), "fusion", "align")),
+        ("clinical", _clinical(cfg.get("clinical"), data)),
         ("training", f"stage 1: {first}; fine-tuning ({mode}): {epochs} epochs"),
         ("loss", "not used (stage 1 skipped)" if skip else _name(cfg.get("loss"))),
         ("model", f"{model.get('backbone')}, pretrained {model.get('pretrained')}"),
@@ -145,6 +146,14 @@ def _levers(cfg: Mapping) -> list[tuple[str, str]]:
         ("palette", str(data.get("palette"))),
         ("seed", str(cfg.get("seed"))),
     ]
+
+
+def _clinical(node: object, data: Mapping) -> str:
+    if not isinstance(node, Mapping):
+        return "off"
+    table = data.get("clinical_csv") or f"embedded table, signal {node.get('synthetic_signal')}"
+    model = f", {node.get('model')}" if node.get("use") == "only" else ""
+    return f"{node.get('use')}{model} ({table})"
 
 
 def _data(path: Path) -> list[str]:
