@@ -45,8 +45,11 @@ def operating_point(probs: Tensor, targets: Tensor, threshold: float) -> tuple[f
 def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], path: Path) -> None:
     """Rows are the true class, columns the prediction, in the order given by `labels`."""
     figure, axes = plt.subplots(figsize=(4, 3.6))
-    axes.imshow(matrix, cmap="Blues")
-    dark = max(max(values) for values in matrix) / 2
+    # the colour scale starts at 0, so a cell's shade (and its text colour) follows its count
+    # alone: imshow's own scale (min to max) left the smaller of two close counts white on white
+    counts = [value for values in matrix for value in values]
+    axes.imshow(matrix, cmap="Blues", vmin=0, vmax=max(max(counts), 1))
+    dark = max(counts) / 2
     for row, values in enumerate(matrix):
         for column, value in enumerate(values):
             colour = "white" if value > dark else "black"
