@@ -55,6 +55,9 @@ REPORT = "report.html"
 
 # predict.py's output folder
 PREDICTIONS = "predictions.csv"
+# export.py's output folder
+ONNX_MODEL = "model.onnx"
+ONNX_PREPROCESS = "preprocess.json"
 
 # a sweep's summary, in its folder
 SUMMARY_CSV = "summary.csv"
