@@ -13,6 +13,8 @@ from pathlib import Path
 from filelock import FileLock
 from lightning.pytorch.loggers import MLFlowLogger
 
+from thermal_icas import run_files
+
 log = logging.getLogger(__name__)
 
 DATABASE = "mlflow.db"
@@ -28,14 +30,17 @@ def tracking_uri(store: str | Path) -> str:
 
 def mlflow_logger(store: str | Path, experiment_name: str, run_dir: str | Path) -> MLFlowLogger:
     """A logger into `store` (created if need be), the run named by its folder below the
-    store's parent (the outputs root: `train/runs/<time>`) and tagged with its full path."""
+    store's parent (the outputs root: `train/runs/<time>`) and tagged with its full path; a
+    resumed run continues its MLflow run, whose id its folder keeps."""
     folder = Path(store).expanduser().resolve()
     folder.mkdir(parents=True, exist_ok=True)
     run = Path(run_dir).resolve()
     name = run.relative_to(folder.parent) if run.is_relative_to(folder.parent) else run.name
+    marker = run / run_files.MLFLOW_RUN
+    previous = marker.read_text().strip() if marker.is_file() else None
+    uri = tracking_uri(folder)
     # jobs that start together race to create the tables and the experiment (of three started
     # at once, two failed): the run is created here, under the lock, not at its first log
-    uri = tracking_uri(folder)
     with FileLock(folder / LOCK):
         logger = MLFlowLogger(
             experiment_name=experiment_name,
@@ -43,6 +48,10 @@ def mlflow_logger(store: str | Path, experiment_name: str, run_dir: str | Path) 
             tracking_uri=uri,
             artifact_location=str(folder / ARTIFACTS),
             tags={"run_dir": str(run)},
+            run_id=previous,
         )
-        log.info("MLflow run %s (%s) in %s", logger.run_id, name, uri)
+        run_id = logger.run_id
+    if run_id is not None and previous is None:  # None on the other DDP ranks
+        marker.write_text(f"{run_id}\n")
+    log.info("MLflow run %s (%s) in %s", run_id, name, uri)
     return logger
