@@ -2,8 +2,9 @@
 
 MLflow 3 refuses its plain-folder (`file:`) store unless `MLFLOW_ALLOW_FILE_STORE=true` (it is
 in maintenance mode), so the store is MLflow's local SQLite database in the folder: no server,
-one file, read back with `mlflow ui --backend-store-uri <tracking_uri>`. Parallel sweep jobs
-share it: SQLite serialises their writes (on one machine's disk, not on a network share)."""
+one file, read with `MlflowClient(tracking_uri(store))` or, with the full `mlflow` package,
+`mlflow ui --backend-store-uri <tracking_uri>`. Parallel sweep jobs share it: SQLite
+serialises their writes (on one machine's disk, not on a network share)."""
 
 from __future__ import annotations
 
