@@ -39,6 +39,8 @@ STAGE2_RNG = CHECKPOINTS / "stage2_rng.pt"
 # results; metrics.json marks the run as finished
 METRICS = "metrics.json"
 RUN_INFO = "run_info.json"
+# logger=mlflow: the id of the run's MLflow run, which a resumed run continues
+MLFLOW_RUN = "mlflow_run.txt"
 TEST_PREDICTIONS = "test_predictions.csv"
 TEST_PATIENTS = "test_patients.csv"
 ROC = "roc.png"
@@ -56,6 +58,9 @@ REPORT = "report.html"
 
 # predict.py's output folder
 PREDICTIONS = "predictions.csv"
+# export.py's output folder
+ONNX_MODEL = "model.onnx"
+ONNX_PREPROCESS = "preprocess.json"
 
 # a sweep's summary, in its folder
 SUMMARY_CSV = "summary.csv"

@@ -95,7 +95,9 @@ class SiameseFusion(_Halves):
         return torch.cat(self.halves(faces), dim=0)
 
     def combine(self, pooled: Tensor) -> Tensor:
-        left, right = pooled.chunk(2)
+        # the same halves as chunk(2), whose size arithmetic makes torch.export (ONNX) fix the
+        # batch size; a reshape keeps it free
+        left, right = pooled.unflatten(0, (2, -1)).unbind()
         return torch.cat([(left + right) / 2, (left - right).abs()], dim=1)
 
     def to_face(self, maps: Tensor) -> Tensor:

@@ -1,11 +1,12 @@
-"""TensorBoard HParams entries whose metrics are the run's real test metrics."""
+"""TensorBoard HParams entries whose metrics are the run's real test metrics, and the same
+run in MLflow: its composed config as params and every number of metrics.json."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from lightning.pytorch.loggers import Logger, TensorBoardLogger
-from omegaconf import DictConfig
+from lightning.pytorch.loggers import Logger, MLFlowLogger, TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
 
 # the metrics the HParams tab compares runs by
 HPARAM_METRICS = (
@@ -47,6 +48,13 @@ def run_levers(cfg: DictConfig) -> dict[str, object]:
 def log_hparams(loggers: Sequence[Logger], cfg: DictConfig, metrics: Mapping[str, float]) -> None:
     """Written after the test, so the entry carries measured values, not a placeholder."""
     values = {key: metrics[key] for key in HPARAM_METRICS if key in metrics}
-    for board in (lg for lg in loggers if isinstance(lg, TensorBoardLogger)):
-        board.log_hyperparams(run_levers(cfg), metrics=values)
-        board.finalize("success")
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(run_levers(cfg), metrics=values)
+        elif isinstance(logger, MLFlowLogger):
+            # flattened by the logger: `data/image_size`, `model/backbone`, ...
+            logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+            logger.log_metrics(dict(metrics))
+        else:
+            continue
+        logger.finalize("success")
