@@ -32,6 +32,7 @@ from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
 from thermal_icas.data.transforms import AugmentConfig, train_transform
 from thermal_icas.errors import DatasetError
 from thermal_icas.masks.masking import Masking
+from thermal_icas.memory import check_cache
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ class ThermalData(L.LightningDataModule):
             self.test_dir,
             self.num_folds,
         )
+        check_cache(len(candidates), self.preprocessor.image_size, self.augment_on_device)
         processed = self.preprocessor([r.path for r, _ in candidates])
         # patients are split after unusable images are skipped, so none takes a split's place
         # with no image left
