@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,8 @@ from thermal_icas.data.records import (
     ClassInfo,
     compile_patient_regex,
     list_images,
-    patient_id,
+    patient_of,
+    patient_source,
     resolve_classes,
 )
 from thermal_icas.errors import DatasetError, PretrainedWeightsError
@@ -195,7 +195,7 @@ def predict(
         probs += positive
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    pattern = compile_patient_regex(run.cfg.data.patient_regex)
+    patients = prediction_patients(run.cfg, source, paths)
     target = output_dir / run_files.PREDICTIONS
     with target.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -212,18 +212,29 @@ def predict(
             path = paths[position]
             label = run.classes.predicted(prob, run.threshold)
             side = [side_label(sides[k]), f"{sides[k]:.6f}"] if sides else []
-            writer.writerow([str(path), _patient(path, pattern), f"{prob:.6f}", label, *side])
+            writer.writerow([str(path), patients[position], f"{prob:.6f}", label, *side])
     if processed.skipped:
         write_skipped(output_dir / run_files.SKIPPED, processed.skipped)
     log.info("Wrote %d predictions to %s", len(probs), target)
     return target
 
 
-def _patient(path: Path, pattern: re.Pattern[str]) -> str:
-    try:
-        return patient_id(path, pattern)
-    except DatasetError:
-        return path.stem
+def prediction_patients(cfg: DictConfig, source: str | Path, paths: list[Path]) -> list[str]:
+    """Each image's patient id as the run read them (`data.patient_from`; runs older than it
+    read file names), with the input folder in place of a class folder; `auto` decides on the
+    input. An image whose id cannot be read gets its file stem."""
+    base = Path(source).expanduser()
+    base = base.parent if base.is_file() else base
+    images = [(base, path) for path in paths]
+    found = patient_source(cfg.data.get("patient_from", "filename"), images)
+    pattern = compile_patient_regex(cfg.data.patient_regex)
+    patients = []
+    for path in paths:
+        try:
+            patients.append(patient_of(base, path, found, pattern))
+        except DatasetError:
+            patients.append(path.stem)
+    return patients
 
 
 def _write_overlays(
