@@ -18,7 +18,7 @@ from thermal_icas import run_files
 from thermal_icas.data import ThermalData
 from thermal_icas.data.duplicates import HashCache, find_duplicates, image_hash
 from thermal_icas.data.records import ImageRecord
-from thermal_icas.errors import DatasetError
+from thermal_icas.errors import ConfigError, DatasetError
 from thermal_icas.inference import prediction_patients
 from thermal_icas.pipeline import run
 
@@ -166,6 +166,13 @@ def test_a_copy_under_another_patient_is_reported_with_both_paths(
     assert (": a leak" in line) == (splits["i001"] != splits[Path(target).parent.name])
 
 
+def test_a_copy_within_one_patient_is_no_duplicate(compose_cfg: ComposeFn, tmp_path: Path) -> None:
+    root = _per_patient_folders(tmp_path / "data", {"icas": 8, "non_icas": 16})
+    _plant(root, "icas/i001/a003.png", "icas/i001/z.png", True)
+    data = _data(compose_cfg, root, "data.on_duplicates=error")
+    assert data.duplicate_pairs == 0
+
+
 def test_a_copy_across_classes_stops_the_run_before_training(
     compose_cfg: ComposeFn, tmp_path: Path
 ) -> None:
@@ -243,16 +250,32 @@ def test_audit_script_prints_pairs_and_fails_on_cross_class_copies(
 
 
 def test_predictions_read_patients_as_the_run_did(tmp_path: Path) -> None:
-    """predict.py's input folder stands where a class folder stood."""
-    source = _per_patient_folders(tmp_path / "new", {"icas": 2}, images=2) / "icas"
-    paths = sorted(source.rglob("*.png"))
+    """predict.py's input folder stands where a class folder, or data_dir, stood."""
+    nested = _per_patient_folders(tmp_path / "new", {"icas": 2}, images=2)
+    flat = make_toy_dataset(tmp_path / "flat", {"icas": 1, "non_icas": 1}, size=16)
     regex = "^([^_-]+)"
-    for data, expected in (
-        ({"patient_from": "auto"}, ["i000", "i000", "i001", "i001"]),
-        ({"patient_from": "filename"}, ["a000", "a001", "a002", "a003"]),
-        ({}, ["a000", "a001", "a002", "a003"]),  # a run older than data.patient_from
+    classes = ("icas", "non_icas")
+    by_folder, by_name = ["i000", "i000", "i001", "i001"], ["a000", "a001", "a002", "a003"]
+    for source, data, expected in (
+        (nested / "icas", {"patient_from": "auto"}, by_folder),
+        (nested, {"patient_from": "auto"}, by_folder),
+        (nested, {"patient_from": "filename"}, by_name),
+        (nested, {}, by_name),  # a run older than data.patient_from
+        (flat, {"patient_from": "auto"}, ["I000", "I000", "N000", "N000"]),
     ):
         cfg = OmegaConf.create({"data": {**data, "patient_regex": regex}})
-        assert prediction_patients(cfg, source, paths) == expected
+        paths = sorted(source.rglob("*.png"))
+        assert prediction_patients(cfg, classes, source, paths) == expected, (source, data)
     single = OmegaConf.create({"data": {"patient_from": "folder", "patient_regex": regex}})
-    assert prediction_patients(single, paths[0], paths[:1]) == ["a000"]
+    loose = sorted(nested.rglob("*.png"))[0]
+    assert prediction_patients(single, classes, loose, [loose]) == ["a000"]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    ["data.patient_from=stem", "data.on_duplicates=ignore", "data.duplicate_distance=-1"],
+)
+def test_a_bad_setting_is_named(compose_cfg: ComposeFn, tmp_path: Path, setting: str) -> None:
+    root = make_toy_dataset(tmp_path / "data", {"icas": 6, "non_icas": 12}, size=32)
+    with pytest.raises(ConfigError, match=setting.split("=")[0].replace(".", r"\.")):
+        _data(compose_cfg, root, setting)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,7 +196,7 @@ def predict(
         probs += positive
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    patients = prediction_patients(run.cfg, source, paths)
+    patients = prediction_patients(run.cfg, run.classes.names, source, paths)
     target = output_dir / run_files.PREDICTIONS
     with target.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -219,19 +220,27 @@ def predict(
     return target
 
 
-def prediction_patients(cfg: DictConfig, source: str | Path, paths: list[Path]) -> list[str]:
+def prediction_patients(
+    cfg: DictConfig, class_names: Sequence[str], source: str | Path, paths: Sequence[Path]
+) -> list[str]:
     """Each image's patient id as the run read them (`data.patient_from`; runs older than it
-    read file names), with the input folder in place of a class folder; `auto` decides on the
-    input. An image whose id cannot be read gets its file stem."""
-    base = Path(source).expanduser()
-    base = base.parent if base.is_file() else base
-    images = [(base, path) for path in paths]
+    read file names). The input folder stands where a class folder stood, or, when it holds
+    the run's class folders, where data_dir stood; `auto` decides on the input. An image
+    whose id cannot be read gets its file stem."""
+    root = Path(source).expanduser()
+    root = root.parent if root.is_file() else root
+
+    def base(path: Path) -> Path:
+        parts = path.relative_to(root).parts
+        return root / parts[0] if len(parts) > 1 and parts[0] in class_names else root
+
+    images = [(base(path), path) for path in paths]
     found = patient_source(cfg.data.get("patient_from", "filename"), images)
     pattern = compile_patient_regex(cfg.data.patient_regex)
     patients = []
-    for path in paths:
+    for folder, path in images:
         try:
-            patients.append(patient_of(base, path, found, pattern))
+            patients.append(patient_of(folder, path, found, pattern))
         except DatasetError:
             patients.append(path.stem)
     return patients
