@@ -193,6 +193,7 @@ def report_duplicates(
 ) -> None:
     """Log each pair with both paths and splits; pairs that cross splits are leaks."""
     if not pairs:
+        log.info("No image is the same picture as another patient's (data.duplicate_distance)")
         return
     splits = {record.path: split for record, split in rows}
     leaks = sum(splits[p.first.path] != splits[p.second.path] for p in pairs)
