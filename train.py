@@ -27,6 +27,7 @@ def main(cfg: DictConfig) -> float | None:
 
     from thermal_icas.ddp_jobs import ddp_job, relaunch_ddp_processes_in_their_job
     from thermal_icas.errors import record_failure, user_error
+    from thermal_icas.memory import out_of_memory
     from thermal_icas.pipeline import run, sweep_objective
 
     route_lightning_logs_to_hydra()
@@ -44,6 +45,8 @@ def main(cfg: DictConfig) -> float | None:
         elif (cause := user_error(error)) is not None:
             # a problem with the data or settings: one line that names it, not a traceback
             raise SystemExit(f"error: {cause}") from None
+        elif (memory := out_of_memory(error, cfg)) is not None:
+            raise SystemExit(f"error: {memory}") from None
         else:
             raise
 

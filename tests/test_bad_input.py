@@ -87,7 +87,11 @@ def _image_too_small(tmp_path: Path) -> tuple[list[str], str]:
 
 def _class_absent_from_a_split(tmp_path: Path) -> tuple[list[str], str]:
     root = make_toy_dataset(tmp_path / "few", {"icas": 2, "non_icas": 12}, size=32)
-    return [f"data.data_dir={root}", "data.split.val=0.1"], "images per class: both classes"
+    return [
+        f"data.data_dir={root}",
+        "data.split.train=0.75",
+        "data.split.val=0.1",
+    ], "images per class: both classes"
 
 
 def _test_dir_with_other_classes(tmp_path: Path) -> tuple[list[str], str]:
@@ -103,6 +107,25 @@ def _bad_explain_method(tmp_path: Path) -> tuple[list[str], str]:
     return ["explain.method=gradcam++"], "explain.method='gradcam++' must be one of"
 
 
+def _batch_size_zero(tmp_path: Path) -> tuple[list[str], str]:
+    return ["training.finetune.batch_size=0"], "training.finetune.batch_size=0 is not accepted"
+
+
+def _regex_unquoted(tmp_path: Path) -> tuple[list[str], str]:
+    return ["data.patient_regex=^(P\\d+)"], "\"data.patient_regex='^(P\\d+)'\""
+
+
+def _more_memory_than_there_is(tmp_path: Path) -> tuple[list[str], str]:
+    # 16 x 2 views of 4000 px through ResNet-18: about 290 GiB
+    return ["data.image_size=4000"], "lower training.contrastive.batch_size (at most"
+
+
+def _run_dir_under_a_file(tmp_path: Path) -> tuple[list[str], str]:
+    (tmp_path / "a_file").write_text("")
+    folder = tmp_path / "a_file" / "run"
+    return [f"hydra.run.dir={folder}"], f"the run folder '{folder}' cannot be created"
+
+
 CASES: dict[str, Callable[[Path], tuple[list[str], str]]] = {
     "missing-data-dir": _missing,
     "empty-data-dir": _empty,
@@ -116,6 +139,10 @@ CASES: dict[str, Callable[[Path], tuple[list[str], str]]] = {
     "test-dir-other-classes": _test_dir_with_other_classes,
     "bad-setting-value": _bad_setting,
     "bad-explain-method": _bad_explain_method,
+    "batch-size-zero": _batch_size_zero,
+    "regex-unquoted": _regex_unquoted,
+    "more-memory-than-there-is": _more_memory_than_there_is,
+    "run-dir-under-a-file": _run_dir_under_a_file,
 }
 
 

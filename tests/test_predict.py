@@ -8,10 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from tests.conftest import ComposeFn, make_toy_dataset
+from tests.conftest import ComposeFn, make_toy_dataset, write_image
 from thermal_icas import run_files
 from thermal_icas.errors import PretrainedWeightsError
 from thermal_icas.inference import load_run, predict
@@ -80,6 +81,25 @@ def test_cli_writes_a_new_folder_and_reports_errors_in_one_line(
     assert result.returncode == 1
     assert f"error: input '{missing}' does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+    # nothing usable: no header-only predictions.csv, a non-zero exit naming each reason
+    unusable = tmp_path / "unusable"
+    unusable.mkdir()
+    (unusable / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is no image")
+    write_image(unusable / "black.png", np.zeros((32, 32, 3), np.uint8))
+    result = subprocess.run(
+        [*command, f"input={unusable}", f"hydra.run.dir={tmp_path / 'r'}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: none of the 2 image(s) of input '{unusable}' can be used")
+    assert "black.png: " in line and "broken.jpg: " in line
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "r" / run_files.PREDICTIONS).exists()
+    assert len(_rows(tmp_path / "r" / run_files.SKIPPED)) == 2
 
 
 def test_a_checkpoint_of_another_architecture_is_refused(

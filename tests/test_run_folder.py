@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,9 +25,18 @@ def _run_dir(argv: list[str]) -> Path:
 
 
 def _crashed_run(folder: Path, overrides: list[str]) -> Path:
-    """A run folder as Hydra leaves it, without metrics.json: the run did not finish."""
+    """A run folder as a crashed run leaves it: Hydra's files and the splits, no metrics.json."""
     (folder / ".hydra").mkdir(parents=True)
     OmegaConf.save(OmegaConf.create(overrides), folder / ".hydra" / "overrides.yaml")
+    (folder / run_files.SPLITS).write_text("path,patient,label,split\n")
+    return folder
+
+
+def _stopped_by_a_check(folder: Path, overrides: list[str]) -> Path:
+    """A run folder as a run stopped by a check of its settings leaves it: Hydra's files."""
+    (folder / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create(overrides), folder / ".hydra" / "overrides.yaml")
+    (folder / "train.log").write_text("error: training.finetune.batch_size=0 is not accepted\n")
     return folder
 
 
@@ -140,3 +150,101 @@ def test_a_run_that_is_still_going_is_not_resumed(tmp_path: Path) -> None:
 def test_folder_names_go_to_hydra_as_they_are(name: str) -> None:
     quoted = hydra_value("hydra.run.dir", Path("/runs") / name)
     assert OverridesParser.create().parse_override(quoted).value() == f"/runs/{name}"
+
+
+def test_a_run_stopped_by_a_settings_check_leaves_a_folder_that_is_reused(
+    tmp_path: Path,
+) -> None:
+    saved = ["experiment=smoke", "training.finetune.batch_size=0"]
+    folder = _stopped_by_a_check(tmp_path / "run", saved)
+    again = ["train.py", "experiment=smoke", f"hydra.run.dir={folder}"]
+    assert prepare_run_argv(again, "train") == again
+    # resume= takes the correction: such a run did no work that a change could break
+    argv = prepare_run_argv(
+        ["train.py", "training.finetune.batch_size=16", f"resume={folder}"], "train"
+    )
+    assert argv[1:3] == ["experiment=smoke", "training.finetune.batch_size=16"]
+    assert _run_dir(argv) == folder
+    # a run that got as far as its data is a run: resume it as it was, or start elsewhere
+    (folder / run_files.SPLITS).write_text("path,patient,label,split\n")
+    with pytest.raises(ConfigError, match="already holds files of another run"):
+        prepare_run_argv(again, "train")
+    with pytest.raises(ConfigError, match=r"training\.finetune\.batch_size=16 would change it"):
+        prepare_run_argv(
+            ["train.py", "training.finetune.batch_size=16", f"resume={folder}"], "train"
+        )
+
+
+@pytest.mark.parametrize("script", ["train", "predict", "export"])
+def test_a_run_folder_that_cannot_be_created_is_named_in_one_line(
+    tmp_path: Path, script: str
+) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    resumable = script == "train"
+    cases = {
+        f"hydra.run.dir={blocker}": f"'{blocker}' cannot be created: it is a file",
+        f"hydra.run.dir={blocker / 'run'}": f"cannot be created: '{blocker}' is a file",
+        f"paths.log_dir={blocker}": f"'{blocker}' is a file",
+    }
+    for override, message in cases.items():
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            prepare_run_argv([f"{script}.py", override], script, resumable)
+
+
+def test_a_folder_without_permission_is_named(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.access(locked, os.W_OK):
+        pytest.skip("running as a user who may write anywhere")
+    with pytest.raises(ConfigError, match=f"'{locked / 'run'}' cannot be created: Permission"):
+        prepare_run_argv(["train.py", f"hydra.run.dir={locked / 'run'}"], "train")
+
+
+def test_an_unquoted_regex_gets_how_to_quote_it() -> None:
+    argv = ["train.py", r"data.patient_regex=^(P\d+)"]
+    with pytest.raises(ConfigError) as raised:
+        prepare_run_argv(argv, "train")
+    quoted = "\"data.patient_regex='^(P\\d+)'\""
+    assert str(raised.value).startswith("data.patient_regex=") and quoted in str(raised.value)
+    # the quoted form is what Hydra reads whole
+    assert OverridesParser.create().parse_override(quoted.strip('"')).value() == r"^(P\d+)"
+    # an override that fails for another reason is left to Hydra, which names it
+    assert prepare_run_argv(["train.py", "seed=="], "train") == ["train.py", "seed=="]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc on this system")
+def test_a_folder_the_system_will_not_create_is_named() -> None:
+    with pytest.raises(ConfigError, match="the run folder '/proc/x' cannot be created"):
+        prepare_run_argv(["train.py", "hydra.run.dir=/proc/x"], "train")
+
+
+def _train_cli(*overrides: str) -> subprocess.CompletedProcess[str]:
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run(
+        [sys.executable, str(root / "train.py"), *overrides],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_a_corrected_command_runs_where_a_settings_check_stopped_it(tmp_path: Path) -> None:
+    base = ["experiment=smoke", "debug=fast", "threads=1", f"paths.cache_dir={tmp_path / 'c'}"]
+    for folder, again in (
+        (tmp_path / "same", ["training.finetune.batch_size=8", *base]),
+        (tmp_path / "resumed", ["training.finetune.batch_size=8"]),
+    ):
+        failed = _train_cli(*base, "training.finetune.batch_size=0", f"hydra.run.dir={folder}")
+        assert failed.returncode == 1
+        assert failed.stderr.strip().splitlines()[-1] == (
+            "error: training.finetune.batch_size=0 is not accepted: use an integer of at least 1"
+        )
+        assert (folder / run_files.OVERRIDES).is_file()
+        place = f"hydra.run.dir={folder}" if folder.name == "same" else f"resume={folder}"
+        result = _train_cli(*again, place)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert (folder / run_files.METRICS).is_file()
+        saved = OmegaConf.load(folder / run_files.OVERRIDES)
+        assert "training.finetune.batch_size=8" in saved

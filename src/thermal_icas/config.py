@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from thermal_icas.clinical.only import check_model
 from thermal_icas.errors import ConfigError
+from thermal_icas.evaluation import EvalSettings
 from thermal_icas.explain.maps import check_method
+from thermal_icas.memory import check_training_step
 from thermal_icas.models.encoder import explain_layer
 
 ROOT_ENV = "THERMAL_ICAS_ROOT"
@@ -67,8 +71,8 @@ LEVERS_ON = {
 
 
 def check_settings(cfg: DictConfig) -> None:
-    """Settings that are read only after training, or whose combination is wrong, checked
-    before any work starts; the others are checked where they are used."""
+    """Every setting that can be checked without the data, before any work starts: a value
+    read only after hours of training must not stop the run then."""
     for lever, on in LEVERS_ON.items():
         node = cfg.get(lever)
         if node is not None and "_target_" not in node:
@@ -79,6 +83,11 @@ def check_settings(cfg: DictConfig) -> None:
     check_image_size(cfg)
     explain_layer(cfg.explain.layer, cfg.data.image_size)
     check_method(cfg.explain.method)
+    check_training(cfg)
+    check_data(cfg)
+    check_mask(cfg.mask.method, "mask.method")
+    check_eval(cfg.eval)
+    check_training_step(cfg)
 
 
 def check_image_size(cfg: DictConfig) -> None:
@@ -94,3 +103,148 @@ def check_image_size(cfg: DictConfig) -> None:
             f"model input ({size} x {width}) needs at least {MIN_INPUT_SIDE} px on each side; "
             f"use data.image_size={smallest} or more"
         )
+
+
+def require(setting: str, value: Any, ok: bool, accepted: str) -> None:
+    """One line naming the setting, its value and what it accepts."""
+    if not ok:
+        raise ConfigError(f"{setting}={value} is not accepted: use {accepted}")
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_integer(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def check_training(cfg: DictConfig) -> None:
+    """Batch sizes, epochs, learning rates and patience of the stages that run."""
+    stages = ["finetune"] if cfg.training.skip_contrastive else ["contrastive", "finetune"]
+    for stage in stages:
+        node = cfg.training[stage]
+        name = f"training.{stage}"
+        # a contrastive batch needs a second image to contrast with
+        smallest = 2 if stage == "contrastive" else 1
+        require(
+            f"{name}.batch_size",
+            node.batch_size,
+            is_integer(node.batch_size, smallest),
+            f"an integer of at least {smallest}",
+        )
+        require(
+            f"{name}.epochs", node.epochs, is_integer(node.epochs, 1), "an integer of at least 1"
+        )
+        lr = node.optimizer.get("lr")
+        require(f"{name}.optimizer.lr", lr, is_number(lr) and lr > 0, "a number above 0")
+    patience = cfg.training.finetune.patience
+    require(
+        "training.finetune.patience",
+        patience,
+        is_integer(patience, 0),
+        "an integer of at least 0 (epochs without a better val AUROC)",
+    )
+
+
+def check_data(cfg: DictConfig) -> None:
+    """Split shares, folds and augmentation ranges."""
+    data = cfg.data
+    # with an external test set or folds the test split is not cut by a share
+    used = ["train", "val"] if data.test_dir or data.num_folds else ["train", "val", "test"]
+    shares = {name: data.split.get(name) for name in used}
+    for name, share in shares.items():
+        require(
+            f"data.split.{name}",
+            share,
+            is_number(share) and 0 < share <= 1,
+            "a share in (0, 1]: every split needs patients",
+        )
+    total = sum(shares.values())
+    if len(used) == 3 and not math.isclose(total, 1.0, abs_tol=1e-6):
+        raise ConfigError(
+            f"data.split shares sum to {total:g}, not 1: set data.split.train/val/test to "
+            "shares that add up to 1 (default 0.70/0.15/0.15)"
+        )
+    if data.num_folds is not None:
+        require(
+            "data.num_folds",
+            data.num_folds,
+            is_integer(data.num_folds, 2),
+            "null or an integer of at least 2",
+        )
+        require(
+            "data.fold",
+            data.fold,
+            is_integer(data.fold, 0) and data.fold < data.num_folds,
+            f"an integer in [0, {data.num_folds - 1}] (data.num_folds={data.num_folds})",
+        )
+    check_ranges(data.augment, "data.augment", AUGMENT_RANGES)
+    # crop_scale is a share of the image, blur_sigma a width in pixels
+    for name, top in (("crop_scale", 1.0), ("blur_sigma", math.inf)):
+        pair = list(data.augment[name])
+        require(
+            f"data.augment.{name}",
+            pair,
+            len(pair) == 2 and all(is_number(v) for v in pair) and 0 < pair[0] <= pair[1] <= top,
+            "[low, high] with 0 < low <= high" + (" <= 1" if top == 1 else ""),
+        )
+
+
+Range = tuple[Callable[[float], bool], str]
+UNIT: Range = (lambda v: 0 <= v <= 1, "a number in [0, 1]")
+POSITIVE_SHARE: Range = (lambda v: 0 < v <= 1, "a share of the frame in (0, 1]")
+NON_NEGATIVE: Range = (lambda v: v >= 0, "a number of at least 0")
+AUGMENT_RANGES: dict[str, Range] = {
+    "rotation_degrees": (lambda v: 0 <= v <= 180, "degrees in [0, 180]"),
+    "hflip_p": (UNIT[0], "a probability in [0, 1]"),
+    "blur_p": (UNIT[0], "a probability in [0, 1]"),
+    "contrast": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "offset": NON_NEGATIVE,
+    "noise_std": NON_NEGATIVE,
+}
+# the mask classes' parameters (conf/mask/*.yaml), by name
+MASK_RANGES: dict[str, Range] = {
+    "semi_axis_x": POSITIVE_SHARE,
+    "semi_axis_y": POSITIVE_SHARE,
+    "core_semi_axis_x": POSITIVE_SHARE,
+    "core_semi_axis_y": POSITIVE_SHARE,
+    "width": POSITIVE_SHARE,
+    "height": POSITIVE_SHARE,
+    "box_width": POSITIVE_SHARE,
+    "box_height": POSITIVE_SHARE,
+    "core_weight": UNIT,
+    "box_weight": UNIT,
+    "threshold": (lambda v: 0 <= v < 1, "a share of full scale in [0, 1)"),
+    "min_coverage": UNIT,
+    "max_coverage": UNIT,
+    "opening_radius": (lambda v: 0 <= v < 0.5, "a share of the shorter side in [0, 0.5)"),
+    "closing_radius": (lambda v: 0 <= v < 0.5, "a share of the shorter side in [0, 0.5)"),
+    "edge_sigma": (lambda v: 0 <= v < 0.5, "a share of the shorter side in [0, 0.5)"),
+}
+
+
+def check_ranges(node: DictConfig, prefix: str, ranges: dict[str, Range]) -> None:
+    for key, (ok, accepted) in ranges.items():
+        if key in node:
+            value = node[key]
+            require(f"{prefix}.{key}", value, is_number(value) and ok(value), accepted)
+
+
+def check_mask(method: DictConfig, prefix: str) -> None:
+    """A mask method's parameters, and those of its fallback mask."""
+    check_ranges(method, prefix, MASK_RANGES)
+    if "min_coverage" in method and "max_coverage" in method:
+        low, high = method.min_coverage, method.max_coverage
+        require(
+            f"{prefix}.min_coverage", low, low < high, f"a share below {prefix}.max_coverage={high}"
+        )
+    if method.get("fallback") is not None:
+        check_mask(method.fallback, f"{prefix}.fallback")
+
+
+def check_eval(node: DictConfig) -> None:
+    """`EvalSettings` checks its values as it is made; the run makes it only to test."""
+    values = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(values, dict)
+    EvalSettings(**{key: value for key, value in values.items() if not str(key).startswith("_")})

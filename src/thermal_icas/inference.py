@@ -172,6 +172,16 @@ def predict(
     paths = find_images(source)
     preprocessor = Preprocessor.of_run(run.cfg)
     processed = preprocessor([str(p) for p in paths])
+    if processed.skipped:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_skipped(output_dir / run_files.SKIPPED, processed.skipped)
+    if not processed.kept:
+        shown = "; ".join(f"{Path(path).name}: {reason}" for path, reason in processed.skipped[:5])
+        more = f"; {len(processed.skipped) - 5} more" if len(processed.skipped) > 5 else ""
+        raise DatasetError(
+            f"none of the {len(paths)} image(s) of input '{source}' can be used ({shown}{more}); "
+            f"all are listed in {output_dir / run_files.SKIPPED}"
+        )
     transform = preprocessor.eval_transform()
     device = next(run.classifier.parameters()).device
     probs: list[float] = []
@@ -214,8 +224,6 @@ def predict(
             label = run.classes.predicted(prob, run.threshold)
             side = [side_label(sides[k]), f"{sides[k]:.6f}"] if sides else []
             writer.writerow([str(path), patients[position], f"{prob:.6f}", label, *side])
-    if processed.skipped:
-        write_skipped(output_dir / run_files.SKIPPED, processed.skipped)
     log.info("Wrote %d predictions to %s", len(probs), target)
     return target
 

@@ -10,6 +10,8 @@ HYDRA_DIR = Path(".hydra")
 CONFIG = HYDRA_DIR / "config.yaml"
 HYDRA_CONFIG = HYDRA_DIR / "hydra.yaml"
 OVERRIDES = HYDRA_DIR / "overrides.yaml"
+# Hydra's log of the job (<task_name>.log, conf/hydra/default.yaml), also written as it starts
+JOB_LOG_GLOB = "*.log"
 # a run that is still going (host and pid)
 RUNNING = ".running"
 # a failed sweep job: the reason on the first line, then the traceback

@@ -4,7 +4,10 @@ Hydra writes the run's `.hydra/` files into its folder as it starts, so these ru
 to the command line first:
 - a new run gets a folder of its own, also when another run starts in the same second;
 - a run aimed (`hydra.run.dir=`) at a folder that holds files already stops: those belong to
-  another run, and a finished run's folder is never written into;
+  another run, and a finished run's folder is never written into; what Hydra writes as a run
+  starts (`.hydra/`, the job's log) is no run's work, so a run stopped by a check of its
+  settings leaves a folder that a corrected command reuses, also with `resume=`;
+- a folder that cannot be created (a file is in the way, no permission) stops the command;
 - `resume=<dir|latest>` continues a run as it was configured: its saved overrides are used,
   and an override on the command line that is not among them stops the command;
 - a run still going (marked by its `.running` file) is neither resumed nor picked as latest.
@@ -52,6 +55,7 @@ def prepare_run_argv(argv: Sequence[str], config_name: str, resumable: bool = Tr
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException:
+        refuse_unquoted(overrides)
         return list(argv)
     values = {override.key_or_group: override.value() for override in parsed}
     resume = values.get(RESUME) if resumable else None
@@ -59,13 +63,49 @@ def prepare_run_argv(argv: Sequence[str], config_name: str, resumable: bool = Tr
         return [argv[0], *_resume_overrides(parsed, str(resume), config_name)]
     target = values.get(RUN_DIR)
     if target is not None:
-        refuse_occupied(Path(str(target)).expanduser())
+        folder = Path(str(target)).expanduser()
+        refuse_occupied(folder)
+        make_folder(folder)
         return list(argv)
     try:
         run_dir = _composed_run_dir(overrides, config_name)
     except (HydraException, OmegaConfBaseException):
         return list(argv)
     return [*argv, hydra_value(RUN_DIR, claim_new_folder(Path(run_dir)))]
+
+
+def make_folder(folder: Path) -> None:
+    """The run folder, or one line naming it and what is in the way."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            reason = "it is a file" if blocker == folder else f"'{blocker}' is a file"
+        else:
+            reason = error.strerror or str(error)
+        raise ConfigError(f"the run folder '{folder}' cannot be created: {reason}") from None
+
+
+# characters of a regular expression (or path) that Hydra's override grammar reads as its own
+_GRAMMAR = re.compile(r"[\^$()\[\]{}|*+?,\\]")
+
+
+def refuse_unquoted(overrides: Sequence[str]) -> None:
+    """An override Hydra cannot parse because its value holds grammar characters unquoted
+    (a regex: `data.patient_regex=^(P\\d+)`) gets how to quote it; others are Hydra's to report."""
+    parser = OverridesParser.create()
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep or not _GRAMMAR.search(value) or value[:1] in "'\"":
+            continue
+        try:
+            parser.parse_override(override)
+        except HydraException:
+            raise ConfigError(
+                f"{key}={value}: Hydra reads characters such as ^ ( [ \\ as its own; quote the "
+                f"value for Hydra and the whole override for the shell: \"{key}='{value}'\""
+            ) from None
 
 
 def hydra_value(key: str, path: Path) -> str:
@@ -128,9 +168,21 @@ def refuse_running(folder: Path) -> None:
         )
 
 
+def holds_work(folder: Path) -> bool:
+    """Whether folder holds anything but what Hydra writes as a run starts (and `.running`,
+    which `running_in` checks): a run that stopped before its work began has none."""
+    started = {run_files.HYDRA_DIR.name, run_files.RUNNING}
+    return any(
+        entry.name not in started and not entry.match(run_files.JOB_LOG_GLOB)
+        for entry in folder.iterdir()
+    )
+
+
 def refuse_occupied(folder: Path) -> None:
     refuse_finished(folder)
-    if folder.is_dir() and any(folder.iterdir()):
+    if folder.is_dir():
+        refuse_running(folder)
+    if folder.is_dir() and holds_work(folder):
         raise ConfigError(
             f"'{folder}' already holds files of another run: continue it with resume={folder}, "
             "or give the new run an empty or new folder"
@@ -139,7 +191,7 @@ def refuse_occupied(folder: Path) -> None:
 
 def claim_new_folder(path: Path) -> Path:
     """path, or path_2, path_3, ... : the first that this call creates itself."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     candidate, number = path, 1
     while True:
         try:
@@ -148,6 +200,8 @@ def claim_new_folder(path: Path) -> Path:
         except FileExistsError:
             number += 1
             candidate = path.with_name(f"{path.name}_{number}")
+        except OSError:
+            make_folder(candidate)  # says why
 
 
 def resolve_resume(value: str, runs_dir: Path) -> Path:
@@ -197,7 +251,12 @@ def _resume_overrides(parsed: list[Override], value: str, config_name: str) -> l
     parser = OverridesParser.create()
     saved = [str(arg) for arg in saved if parser.parse_override(str(arg)).key_or_group != RESUME]
     changed = [arg for arg in given if arg not in saved]
-    if changed:
+    if changed and not holds_work(folder):
+        # it stopped before any work (a setting's check): it starts over with the change
+        keys = {parser.parse_override(arg).key_or_group for arg in changed}
+        kept = [arg for arg in saved if parser.parse_override(arg).key_or_group not in keys]
+        saved = [*kept, *changed]
+    elif changed:
         raise ConfigError(
             f"resume continues '{folder}' as it was configured ({' '.join(saved) or 'defaults'}); "
             f"{' '.join(changed)} would change it: start a new run for other settings"

@@ -33,6 +33,7 @@ from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
 from thermal_icas.data.transforms import AugmentConfig, train_transform
 from thermal_icas.errors import DatasetError
 from thermal_icas.masks.masking import Masking
+from thermal_icas.memory import check_cache
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class ThermalData(L.LightningDataModule):
             self.num_folds,
             self.patient_from,
         )
+        check_cache(len(candidates), self.preprocessor.image_size, self.augment_on_device)
         processed = self.preprocessor([r.path for r, _ in candidates])
         # patients are split after unusable images are skipped, so none takes a split's place
         # with no image left; copies across patients stop the run or join them first
