@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +26,8 @@ from thermal_icas.data.records import (
     ClassInfo,
     compile_patient_regex,
     list_images,
-    patient_id,
+    patient_of,
+    patient_source,
     resolve_classes,
 )
 from thermal_icas.errors import DatasetError, PretrainedWeightsError
@@ -205,7 +206,7 @@ def predict(
         probs += positive
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    pattern = compile_patient_regex(run.cfg.data.patient_regex)
+    patients = prediction_patients(run.cfg, run.classes.names, source, paths)
     target = output_dir / run_files.PREDICTIONS
     with target.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -222,16 +223,35 @@ def predict(
             path = paths[position]
             label = run.classes.predicted(prob, run.threshold)
             side = [side_label(sides[k]), f"{sides[k]:.6f}"] if sides else []
-            writer.writerow([str(path), _patient(path, pattern), f"{prob:.6f}", label, *side])
+            writer.writerow([str(path), patients[position], f"{prob:.6f}", label, *side])
     log.info("Wrote %d predictions to %s", len(probs), target)
     return target
 
 
-def _patient(path: Path, pattern: re.Pattern[str]) -> str:
-    try:
-        return patient_id(path, pattern)
-    except DatasetError:
-        return path.stem
+def prediction_patients(
+    cfg: DictConfig, class_names: Sequence[str], source: str | Path, paths: Sequence[Path]
+) -> list[str]:
+    """Each image's patient id as the run read them (`data.patient_from`; runs older than it
+    read file names). The input folder stands where a class folder stood, or, when it holds
+    the run's class folders, where data_dir stood; `auto` decides on the input. An image
+    whose id cannot be read gets its file stem."""
+    root = Path(source).expanduser()
+    root = root.parent if root.is_file() else root
+
+    def base(path: Path) -> Path:
+        parts = path.relative_to(root).parts
+        return root / parts[0] if len(parts) > 1 and parts[0] in class_names else root
+
+    images = [(base(path), path) for path in paths]
+    found = patient_source(cfg.data.get("patient_from", "filename"), images)
+    pattern = compile_patient_regex(cfg.data.patient_regex)
+    patients = []
+    for folder, path in images:
+        try:
+            patients.append(patient_of(folder, path, found, pattern))
+        except DatasetError:
+            patients.append(path.stem)
+    return patients
 
 
 def _write_overlays(

@@ -44,6 +44,7 @@ DATA_METRICS = (
     "data/mask_fallbacks",
     "data/skipped_images",
     "data/off_palette_share",
+    "data/duplicate_pairs",
 )
 
 

@@ -21,8 +21,11 @@ def scan_cohort(
     split_file: str | None = None,
     test_dir: str | None = None,
     num_folds: int | None = None,
+    patient_from: str = "filename",
 ) -> list[Candidate]:
-    """Every image with its split where that is already fixed (a split file, `test_dir`)."""
+    """Every image with its split where that is already fixed (a split file, `test_dir`); a
+    split file fixes the patient ids too, `data_dir` and `test_dir` are each read by
+    `patient_from` (`auto` decides for each folder)."""
     if split_file is not None:
         for setting, value in (("test_dir", test_dir), ("num_folds", num_folds)):
             if value is not None:
@@ -30,7 +33,9 @@ def scan_cohort(
                     f"data.split_file fixes every split, so it excludes data.{setting}"
                 )
         return list(read_splits(Path(split_file).expanduser(), classes))
-    rows: list[Candidate] = [(r, None) for r in scan_folder(root, classes, patient_regex)]
+    rows: list[Candidate] = [
+        (r, None) for r in scan_folder(root, classes, patient_regex, patient_from)
+    ]
     if test_dir is None:
         return rows
     if num_folds is not None:
@@ -42,7 +47,7 @@ def scan_cohort(
             f"data.test_dir '{test_root}' has classes {test_names}, "
             f"but data_dir has {list(classes.names)}"
         )
-    test_records = scan_folder(test_root, classes, patient_regex)
+    test_records = scan_folder(test_root, classes, patient_regex, patient_from)
     shared = sorted({r.patient for r, _ in rows} & {r.patient for r in test_records})
     if shared:
         raise DatasetError(

@@ -25,6 +25,7 @@ from thermal_icas.data.datasets import (
     resolve_workers,
 )
 from thermal_icas.data.device_batches import DeviceBatches
+from thermal_icas.data.duplicates import report_duplicates, screen_duplicates
 from thermal_icas.data.preprocess import Preprocessor, write_skipped
 from thermal_icas.data.records import ClassInfo, ImageRecord, find_class_dirs, resolve_classes
 from thermal_icas.data.splits import permute_labels, write_splits
@@ -59,6 +60,9 @@ class ThermalData(L.LightningDataModule):
         split_file: str | None,
         positive_class: str | None,
         patient_regex: str,
+        patient_from: str = "filename",
+        duplicate_distance: int = 6,
+        on_duplicates: str = "warn",
         split: Mapping[str, float],
         split_seed: int,
         num_folds: int | None,
@@ -84,6 +88,10 @@ class ThermalData(L.LightningDataModule):
         self.split_file = split_file
         self.positive_class = positive_class
         self.patient_regex = patient_regex
+        self.patient_from = patient_from
+        self.duplicate_distance = duplicate_distance
+        self.on_duplicates = on_duplicates
+        self.duplicate_pairs = 0
         self.split_fractions = dict(split)
         self.split_seed = split_seed
         self.num_folds = num_folds
@@ -128,13 +136,21 @@ class ThermalData(L.LightningDataModule):
             self.split_file,
             self.test_dir,
             self.num_folds,
+            self.patient_from,
         )
         check_cache(len(candidates), self.preprocessor.image_size, self.augment_on_device)
         processed = self.preprocessor([r.path for r, _ in candidates])
         # patients are split after unusable images are skipped, so none takes a split's place
-        # with no image left
-        self.rows = assign_splits(
+        # with no image left; copies across patients stop the run or join them first
+        usable, pairs = screen_duplicates(
             [candidates[i] for i in processed.kept],
+            self.cache_dir,
+            self.duplicate_distance,
+            self.on_duplicates,
+            self.classes.names,
+        )
+        self.rows = assign_splits(
+            usable,
             self.split_fractions,
             self.split_seed,
             self.num_folds,
@@ -142,6 +158,8 @@ class ThermalData(L.LightningDataModule):
             external_test=self.test_dir is not None,
         )
         self.skipped = processed.skipped
+        self.duplicate_pairs = len(pairs)
+        report_duplicates(pairs, self.rows, self.classes.names)
         for split in SPLITS:
             present = {r.label for r in self.records(split)}
             if len(present) < 2:
@@ -183,6 +201,7 @@ class ThermalData(L.LightningDataModule):
         summary["data/mask_coverage"] = float(self.mask_coverage.mean())
         summary["data/mask_fallbacks"] = float(self.mask_fallback.sum())
         summary["data/skipped_images"] = float(len(self.skipped))
+        summary["data/duplicate_pairs"] = float(self.duplicate_pairs)
         if self.off_palette is not None:
             summary["data/off_palette_share"] = float(self.off_palette.mean())
         return summary
