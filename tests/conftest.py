@@ -11,6 +11,7 @@ from types import ModuleType
 import cv2
 import numpy as np
 import pytest
+import torch
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
@@ -37,6 +38,15 @@ def drop_checkpoints(folder: Path) -> None:
 def _drop_checkpoints(tmp_path: Path) -> Iterator[None]:
     yield
     drop_checkpoints(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads() -> Iterator[None]:
+    """A run with `threads=N` sets torch's thread count for the whole process; the next test
+    must start from the default, as its results depend on it."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
