@@ -197,3 +197,20 @@ def test_predict_refuses_a_clinical_run(tmp_path: Path) -> None:
     (run_dir / ".hydra" / "config.yaml").write_text("clinical:\n  use: fused\n")
     with pytest.raises(PretrainedWeightsError, match="is a clinical=fused run"):
         load_run(run_dir)
+
+
+def test_the_clinical_preset_sweeps_three_arms_over_five_folds() -> None:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from tests.conftest import CONF_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=clinical"], return_hydra_config=True)
+        arm = compose("train", overrides=["experiment=clinical", "clinical=fused"])
+    GlobalHydra.instance().clear()
+    params = cfg.hydra.sweeper.params
+    assert params.clinical == "off,only,fused" and params["data.fold"] == "0,1,2,3,4"
+    assert cfg.data.num_folds == 5 and cfg.threads == 1
+    assert arm.clinical.use == "fused" and arm.clinical.synthetic_signal == 1.0
