@@ -78,6 +78,7 @@ def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> Train
     elif path.is_file():
         # <run>/checkpoints/classifier/<file>; a file elsewhere fails the run check below
         directory, checkpoint = path.parents[min(2, len(path.parents) - 1)], path
+        _refuse_clinical(directory)
     else:
         raise PretrainedWeightsError(f"ckpt_path '{path}' does not exist")
     if not (directory / run_files.CONFIG).is_file():
@@ -90,7 +91,6 @@ def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> Train
             f"'{directory}' is not a finished run (no {run_files.METRICS}, whose test/threshold "
             "predictions use): finish it with resume=<run> first"
         )
-    _refuse_clinical(directory)
     cfg = OmegaConf.load(directory / run_files.CONFIG)
     assert isinstance(cfg, DictConfig)
     classes = _run_classes(directory, cfg)
