@@ -1,7 +1,7 @@
 """Summarise a Hydra multirun: patient-level results per arm and paired tests vs a baseline.
 
     python scripts/summarize.py MULTIRUN_DIR [--baseline "mask=none,attention=off"]
-                                             [--bootstrap 10000]
+                                             [--bootstrap 10000] [--simultaneous]
 
 Writes summary.md, summary.html (the same with the plot, one self-contained page),
 summary.csv, comparisons.csv and summary.png into MULTIRUN_DIR and prints summary.md.
@@ -29,9 +29,16 @@ def main(argv: list[str] | None = None) -> None:
         default=10_000,
         help="bootstrap resamples of patients for the 95%% CIs",
     )
+    parser.add_argument(
+        "--simultaneous",
+        action="store_true",
+        help="intervals of the patient AUROC comparisons that hold jointly (Bonferroni)",
+    )
     args = parser.parse_args(argv)
     try:
-        summary = summarize_multirun(args.multirun_dir, args.baseline, args.bootstrap)
+        summary = summarize_multirun(
+            args.multirun_dir, args.baseline, args.bootstrap, simultaneous=args.simultaneous
+        )
     except (OSError, ValueError) as error:
         raise SystemExit(f"error: {error}") from error
     print(summary.markdown_path.read_text(), end="")

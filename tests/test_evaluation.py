@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import norm
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from thermal_icas.errors import ConfigError
 from thermal_icas.evaluation import EvalSettings, Scores, by_patient, evaluate
+from thermal_icas.evaluation.bootstrap import (
+    BootstrapSettings,
+    Distribution,
+    PatientDraw,
+    holm,
+    perfect_auroc_bound,
+    proportion_bound,
+)
 from thermal_icas.evaluation.calibration import (
+    apply_calibration,
     apply_temperature,
     calibration_metrics,
+    fit_calibration,
     fit_temperature,
 )
 from thermal_icas.evaluation.patients import PATIENT_COLUMNS, read_patients, write_patients
 from thermal_icas.evaluation.stats import (
-    BootstrapSettings,
     bootstrap_intervals,
-    cluster_weights,
     comparison_matrix,
     delong,
     delong_interval,
@@ -65,7 +75,7 @@ def test_cluster_weights_keep_a_patients_images_together_and_stratify_by_class()
     # patient a has 4 images; 3 negative patients (a, b, c) and 2 positive ones (d, e)
     groups = np.array(["a", "b", "a", "c", "d", "a", "e", "e", "a", "d"])
     labels = np.array([0, 0, 0, 0, 1, 0, 1, 1, 0, 1])
-    weights = cluster_weights(groups, labels, 500, np.random.default_rng(0))
+    weights = PatientDraw.of(groups, labels, BootstrapSettings(500, seed=0)).weights(groups)
     assert weights.shape == (500, len(groups))
     for patient in np.unique(groups):
         images = weights[:, groups == patient]
@@ -83,16 +93,20 @@ def test_cluster_weights_keep_a_patients_images_together_and_stratify_by_class()
     assert weights[:, groups == "a"].sum(1).mean() == pytest.approx(4.0, abs=0.3)
 
 
-def test_a_perfect_classifier_has_an_auroc_interval_of_exactly_one() -> None:
+def test_a_perfect_classifier_gets_one_sided_intervals_not_one_to_one() -> None:
     labels = np.array([0, 0, 0, 0, 1, 1, 1, 0, 1, 0])
     scores = np.where(labels == 1, 0.9, 0.1) + np.linspace(0, 0.05, 10)
+    # 3 positive patients (d, e, g) and 5 negative ones
     groups = np.array(["a", "a", "b", "c", "d", "d", "e", "f", "g", "h"])
     settings = BootstrapSettings(n_resamples=300, seed=1)
     intervals = bootstrap_intervals(scores, labels, groups, 0.5, settings)
-    assert intervals["auroc"] == (1.0, 1.0)
-    assert intervals["auprc"] == (1.0, 1.0)
-    assert intervals["sensitivity"] == (1.0, 1.0)
-    assert intervals["specificity"] == (1.0, 1.0)
+    assert intervals["auroc"] == (perfect_auroc_bound(3, 5, 0.95), 1.0)
+    assert 0.5 < intervals["auroc"][0] < 1
+    assert 0 < intervals["auprc"][0] < 1 and intervals["auprc"][1] == 1.0
+    # Clopper-Pearson on the patients of the class: 3 of 3 and 5 of 5
+    assert intervals["sensitivity"] == pytest.approx((0.025 ** (1 / 3), 1.0))
+    assert intervals["specificity"] == pytest.approx((0.025 ** (1 / 5), 1.0))
+    assert proportion_bound(3, 0.95) == pytest.approx(0.025 ** (1 / 3))
 
 
 def test_a_constant_classifier_has_an_auroc_interval_of_one_half() -> None:
@@ -103,8 +117,47 @@ def test_a_constant_classifier_has_an_auroc_interval_of_one_half() -> None:
     low, high = intervals["auroc"]
     assert low <= 0.5 <= high
     assert (low, high) == (0.5, 0.5)
-    assert intervals["sensitivity"] == (0.0, 0.0)
-    assert intervals["specificity"] == (1.0, 1.0)
+    # 0 of 3 positives found, 6 of 6 negatives cleared: one-sided, by patients
+    assert intervals["sensitivity"] == pytest.approx((0.0, 1 - 0.025 ** (1 / 3)))
+    assert intervals["specificity"] == pytest.approx((0.025 ** (1 / 6), 1.0))
+
+
+def test_perfect_separation_bound_leaves_the_chance_it_names() -> None:
+    """Under the binormal AUROC at the bound, perfect separation of 12 vs 24 happens in 2.5%
+    of samples (checked by simulation), and the bound rises with the class sizes."""
+    bound = perfect_auroc_bound(12, 24, 0.95)
+    shift = np.sqrt(2) * norm.ppf(bound)
+    rng = np.random.default_rng(0)
+    positives = rng.normal(shift, 1, (40_000, 12)).min(1)
+    negatives = rng.normal(0, 1, (40_000, 24)).max(1)
+    assert (positives > negatives).mean() == pytest.approx(0.025, abs=0.004)
+    assert perfect_auroc_bound(5, 10, 0.95) < bound < perfect_auroc_bound(40, 80, 0.95) < 1
+
+
+def test_p_value_agrees_with_the_percentile_interval() -> None:
+    """p < 1 - level exactly when the percentile interval at that level excludes 0; BCa without
+    bias or skew is the percentile interval, and moves with a biased observed value."""
+    rng = np.random.default_rng(2)
+    for shift in np.linspace(-0.3, 0.3, 25):
+        resampled = rng.gamma(4.0, 0.05, 3000) - 0.2 + shift
+        distribution = Distribution(0.0, resampled, np.zeros(3), "percentile")
+        low, high = distribution.interval(0.95)
+        p = distribution.p_value(0.0)
+        if abs(p - 0.05) > 0.002:
+            assert (p < 0.05) == (low > 0 or high < 0)
+    symmetric = Distribution(0.0, rng.normal(0, 1, 20_000), np.linspace(-1, 1, 31))
+    plain = replace(symmetric, method="percentile").interval(0.95)
+    assert symmetric.interval(0.95) == pytest.approx(plain, abs=0.03)
+    shifted = replace(symmetric, observed=0.3).interval(0.95)
+    assert shifted[0] > plain[0] + 0.2 and shifted[1] > plain[1] + 0.2
+
+
+def test_holm_adjustment() -> None:
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]) == pytest.approx([0.5])
+    adjusted = holm([0.2, float("nan"), 0.01])
+    assert adjusted[[0, 2]] == pytest.approx([0.2, 0.02])
+    assert np.isnan(adjusted[1])
 
 
 def test_weighted_auroc_with_unit_weights_is_sklearns_auroc_ties_included() -> None:
@@ -145,6 +198,16 @@ def test_delong_interval_agrees_with_the_patient_bootstrap() -> None:
     assert wide_low < low and wide_high > high
 
 
+def test_delong_interval_is_on_the_logit_scale() -> None:
+    scores, labels, _ = _patient_cohort(np.random.default_rng(3), 36, shift=2.5)
+    auroc = roc_auc_score(labels, scores)
+    low, high = delong_interval(scores, labels)
+    assert 0.9 < auroc < 1 and low < auroc < high < 1
+    assert high - auroc < auroc - low, "skewed towards the bound it cannot pass"
+    perfect = np.where(labels == 1, 5.0, 0.0) + np.linspace(0, 1, 36)
+    assert delong_interval(perfect, labels) == (perfect_auroc_bound(12, 24, 0.95), 1.0)
+
+
 def test_delong_auroc_is_sklearns_with_and_without_ties() -> None:
     rng = np.random.default_rng(11)
     labels = rng.integers(0, 2, 80)
@@ -170,6 +233,9 @@ def test_delong_paired_p() -> None:
     # two noisy copies of the same signal are not told apart
     other = scores + 0.05 * rng.normal(size=200)
     assert delong_paired_p(scores, other, labels) > 0.05
+    # replicates: the mean of per-replicate differences; a repeated replicate changes nothing
+    twice = delong_paired_p(np.stack([scores, scores]), np.stack([noise, noise]), labels)
+    assert twice == pytest.approx(delong_paired_p(scores, noise, labels))
 
 
 # --- thresholds ------------------------------------------------------------------------------
@@ -337,6 +403,29 @@ def test_apply_temperature_keeps_the_order() -> None:
     assert apply_temperature(probs, 1.0) == pytest.approx(probs, abs=1e-9)
     # a temperature above 1 pulls probabilities towards 1/2
     assert (np.abs(apply_temperature(probs, 2.5) - 0.5) <= np.abs(probs - 0.5) + 1e-12).all()
+
+
+def test_prior_correction_removes_the_class_weight_shift_that_temperature_cannot() -> None:
+    """Inverse-frequency class weights (1:2) move every logit by log 2: temperature scaling
+    keeps logit 0 fixed and cannot undo that; the prior correction and Platt scaling do."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(-1.2, 1.5, 6000)
+    labels = (rng.random(6000) < _sigmoid(z)).astype(int)
+    shift = float(np.log(2.0))
+    weighted = _sigmoid(z + shift)
+    val, test = slice(0, 3000), slice(3000, None)
+    ece = {"raw": calibration_metrics(weighted[test], labels[test], 10)["ece"]}
+    for method in ("prior", "platt", "temperature"):
+        intercept, slope = fit_calibration(method, weighted[val], labels[val], shift)
+        calibrated = apply_calibration(weighted[test], intercept, slope)
+        ece[method] = calibration_metrics(calibrated, labels[test], 10)["ece"]
+    assert ece["raw"] > 0.08
+    assert ece["prior"] < 0.03 and ece["platt"] < 0.03
+    assert ece["temperature"] > 0.05
+    assert fit_calibration("prior", weighted, labels, shift) == (-shift, 1.0)
+    raw = calibration_metrics(weighted, labels, 10)
+    assert raw["calibration_slope"] == pytest.approx(1.0, abs=0.1)
+    assert raw["calibration_intercept"] == pytest.approx(-shift, abs=0.1)
 
 
 def test_calibration_metrics() -> None:

@@ -17,7 +17,8 @@ import yaml
 from sklearn.metrics import roc_auc_score
 
 from tests.pages import Page
-from thermal_icas.evaluation.compare import EXCLUDES_ZERO, INCLUDES_ZERO, TOO_FEW_PAIRS
+from thermal_icas.evaluation.bootstrap import holm
+from thermal_icas.evaluation.compare import Estimate
 from thermal_icas.evaluation.patients import Scores, write_patients
 from thermal_icas.reporting.summary import (
     METRICS,
@@ -27,6 +28,15 @@ from thermal_icas.reporting.summary import (
     parse_baseline,
     summarize_multirun,
 )
+from thermal_icas.reporting.summary.statistics import (
+    NO_SPLITS,
+    TOO_FEW_PAIRS,
+    exploratory_verdict,
+    primary_verdict,
+)
+
+INCLUDES_ZERO = "exploratory, unadjusted: CI includes 0"
+EXCLUDES_ZERO = "exploratory, unadjusted: CI excludes 0"
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "summarize.py"
@@ -39,12 +49,25 @@ def make_job(
     overrides: Sequence[str],
     metrics: dict[str, float] | None = None,
     error: str | None = None,
+    splits: dict[str, int] | None = None,
 ) -> Path:
+    """A job folder; a finished one has a splits.csv of `splits` patients per split (default
+    70 train, 15 val, 15 test)."""
     job = root / name
     (job / ".hydra").mkdir(parents=True)
     (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
     if metrics is not None:
         (job / "metrics.json").write_text(json.dumps(metrics))
+        sizes = splits if splits is not None else {"train": 70, "val": 15, "test": 15}
+        with (job / "splits.csv").open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path", "patient", "label", "split"])
+            for split, count in sizes.items():
+                for index in range(count):
+                    for image in range(2):
+                        writer.writerow(
+                            [f"{split}{index}_{image}.png", f"{split}{index}", "a", split]
+                        )
     if error is not None:
         (job / "error.txt").write_text(error)
     return job
@@ -172,12 +195,41 @@ def test_paired_comparison_sign_and_verdict(tmp_path: Path) -> None:
     assert failed.reason == "no metrics.json and no error.txt"
     markdown = summary.markdown_path.read_text()
     better_md = md_section(markdown, "### mask=ellipse vs mask=none")
-    assert "| AUROC | 4 | +0.100 | n/a | +0.100, +0.100, +0.100, +0.100 | fewer than 5" in better_md
+    row = "| AUROC | 4 | +0.100 | n/a | +0.100, +0.100, +0.100, +0.100 | n/a: fewer than 5"
+    assert row in better_md
     noisy_md = md_section(markdown, "### mask=rectangle vs mask=none")
     assert "| AUROC | 5 | +0.002 |" in noisy_md
-    assert "CI includes 0: no evidence of a difference" in noisy_md
+    assert INCLUDES_ZERO in noisy_md
     assert "| AUROC | 5 | -0.050 |" in md_section(markdown, "### mask=adaptive vs mask=none")
-    assert "95% Student t interval" in markdown
+    assert "corrected resampled t" in markdown
+
+
+def test_run_level_interval_is_the_nadeau_bengio_corrected_t(tmp_path: Path) -> None:
+    diffs = {1: 0.08, 2: 0.02, 3: 0.05, 4: 0.09, 5: 0.03}
+    for seed, value in BASE_SEEDS.items():
+        make_job(tmp_path, f"b{seed}", ["mask=none", f"seed={seed}"], all_metrics(value))
+        arm = all_metrics(value + diffs[seed])
+        make_job(tmp_path, f"a{seed}", ["mask=ellipse", f"seed={seed}"], arm)
+    found = comparison(
+        summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=100), "mask=ellipse"
+    )
+    values = np.array(list(diffs.values()))
+    # the naive t interval of these five would exclude 0; with 15 test and 70 training patients
+    # per split, the variance of the mean grows from var / 5 to var * (1 / 5 + 15 / 70)
+    half = 2.7764451 * values.std(ddof=1) * math.sqrt(1 / 5 + 15 / 70)
+    assert found.ci == pytest.approx((values.mean() - half, values.mean() + half))
+    naive_low = values.mean() - 2.7764451 * values.std(ddof=1) / math.sqrt(5)
+    assert naive_low > 0 and found.verdict == INCLUDES_ZERO
+
+    without = tmp_path / "no_splits"
+    for seed, value in BASE_SEEDS.items():
+        make_job(without, f"b{seed}", ["mask=none", f"seed={seed}"], all_metrics(value), splits={})
+        arm = all_metrics(value + diffs[seed])
+        make_job(without, f"a{seed}", ["mask=ellipse", f"seed={seed}"], arm, splits={})
+    found = comparison(
+        summarize_multirun(without, baseline="mask=none", n_bootstrap=100), "mask=ellipse"
+    )
+    assert found.ci is None and found.verdict == NO_SPLITS
 
 
 def test_common_overrides_nested_jobs_and_single_arm(tmp_path: Path) -> None:
@@ -261,7 +313,7 @@ def test_missing_baseline_partner_and_too_few_pairs(tmp_path: Path) -> None:
     assert summary.unmatched == ["asymmetry=on mask=ellipse"]
     markdown = summary.markdown_path.read_text()
     section = md_section(markdown, "### asymmetry=off mask=ellipse vs asymmetry=off mask=none")
-    assert "| AUROC | 1 | +0.400 | n/a | +0.400 | fewer than 5 replicates" in section
+    assert "| AUROC | 1 | +0.400 | n/a | +0.400 | n/a: fewer than 5 replicates" in section
     assert f"| F1 | 0 | n/a | n/a | n/a | {NO_PAIRS} |" in section
     assert "No matching baseline arm for: `asymmetry=on mask=ellipse`." in markdown
     assert "| asymmetry=off mask=ellipse | off | ellipse | 1 | 0 | 0.900 ± n/a | n/a |" in markdown
@@ -488,8 +540,76 @@ def test_summary_page_is_the_markdown_with_the_plot_embedded(tmp_path: Path) -> 
         assert page.table(title) == markdown_rows(section), title
     paired = {(row[0], row[2]): row for row in page.table("Paired by patient vs baseline")[1:]}
     gain = paired["mask=content_based", "patient AUROC"]
-    assert gain[-1] == EXCLUDES_ZERO and float(gain[5].strip("[]").split(",")[0]) > 0
+    assert gain[-1] == "excludes 0 after Holm (2 comparisons)"
+    assert float(gain[6].strip("[]").split(",")[0]) > 0
     same = paired["mask=ellipse", "patient AUROC"]
-    assert same[4:6] == ["+0.000", "[+0.000, +0.000]"] and same[-1] == INCLUDES_ZERO
+    assert same[5:8] == ["+0.000", "[+0.000, +0.000]", "1"]
+    assert same[-1] == (
+        "not significant at 5% after Holm (2 comparisons); compatible with differences from "
+        "+0.000 to +0.000"
+    )
     assert "Baseline: mask=none." in page.text
     assert trick not in source and trick in page.text
+
+
+def test_seeds_on_the_same_patients_do_not_add_patients(tmp_path: Path) -> None:
+    """Five identical seeds are one seed: the same patients, the same interval; `patients`
+    counts distinct patients and `replicates` the seeds."""
+    noise = np.random.default_rng(5).normal(size=90)
+    weak = 1 / (1 + np.exp(-(0.8 * LABELS + noise)))
+    strong = 1 / (1 + np.exp(-(1.4 * LABELS + noise)))
+    once, five = tmp_path / "once", tmp_path / "five"
+    make_cv_jobs(once, "none", weak, seed=1)
+    make_cv_jobs(once, "ellipse", strong, seed=1)
+    for seed in range(1, 6):
+        make_cv_jobs(five, "none", weak, seed=seed)
+        make_cv_jobs(five, "ellipse", strong, seed=seed)
+
+    single = summarize_multirun(once, baseline="mask=none", n_bootstrap=1000)
+    repeated = summarize_multirun(five, baseline="mask=none", n_bootstrap=1000)
+
+    def auroc(summary: Summary) -> tuple[Estimate, Estimate]:
+        (paired,) = summary.patient_comparisons
+        assert paired.result is not None
+        row = next(row for row in summary.rows if row.arm == "mask=ellipse")
+        assert row.patient is not None
+        return paired.result.estimates["auroc"], row.patient["auroc"]
+
+    (diff_1, arm_1), (diff_5, arm_5) = auroc(single), auroc(repeated)
+    assert diff_5.ci == pytest.approx(diff_1.ci) and diff_5.p == pytest.approx(diff_1.p)
+    assert arm_5.ci == pytest.approx(arm_1.ci)
+    assert (diff_5.n_patients, diff_5.n_replicates) == (90, 5)
+    assert (arm_5.n_patients, arm_5.n_replicates) == (90, 5)
+    markdown = repeated.markdown_path.read_text()
+    assert "all 5 replicates scored the same 90 patients" in markdown
+    with repeated.csv_path.open() as handle:
+        rows = {row["arm"]: row for row in csv.DictReader(handle)}
+    assert (rows["mask=ellipse"]["n_patients"], rows["mask=ellipse"]["n_replicates"]) == ("90", "5")
+
+
+def test_holm_family_simultaneous_intervals_and_n_a(tmp_path: Path) -> None:
+    noise = np.random.default_rng(6).normal(size=90)
+    make_cv_jobs(tmp_path, "none", 1 / (1 + np.exp(-(0.8 * LABELS + noise))))
+    for arm, shift in (("ellipse", 1.2), ("rectangle", 1.6), ("adaptive", 2.5)):
+        make_cv_jobs(tmp_path, arm, 1 / (1 + np.exp(-(shift * LABELS + noise))))
+
+    plain = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=2000)
+    joint = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=2000, simultaneous=True)
+
+    raw = [c.result.estimates["auroc"].p for c in plain.patient_comparisons if c.result]
+    assert [c.adjusted_p for c in plain.patient_comparisons] == pytest.approx(list(holm(raw)))
+    for a, b in zip(plain.patient_comparisons, joint.patient_comparisons, strict=True):
+        assert a.primary_ci is not None and b.primary_ci is not None
+        assert b.primary_ci[0] < a.primary_ci[0] and b.primary_ci[1] > a.primary_ci[1]
+    markdown = joint.markdown_path.read_text()
+    assert "simultaneous: each at level 1 - 0.05/3 (Bonferroni)" in markdown
+    assert "Primary metric: patient AUROC" in markdown
+    with (tmp_path / "comparisons.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    auroc_rows = [row for row in rows if row["metric"] == "patient/auroc"]
+    assert all(row["p_holm"] for row in auroc_rows)
+    assert not any(row["p_holm"] for row in rows if row["metric"] == "patient/balanced_acc")
+
+    nan = Estimate(float("nan"), (float("nan"),) * 2, 0, 1, (), None, float("nan"))  # type: ignore[arg-type]
+    assert primary_verdict(nan, nan.ci, float("nan"), 3).startswith("n/a: ")
+    assert exploratory_verdict((float("nan"), 0.1), "n/a").startswith("n/a: ")

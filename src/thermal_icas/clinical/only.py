@@ -69,7 +69,9 @@ def clinical_only(
     output_dir = Path(cfg.paths.output_dir)
     names = (data.classes.negative, data.classes.positive)
     metrics = _image_metrics(test, threshold)
-    metrics.update(evaluate(val, test, threshold, settings, output_dir, names))
+    # class_weight="balanced" weighs the training patients' classes inversely to their counts
+    prior_shift = float(np.log((targets == 0).sum() / max((targets == 1).sum(), 1)))
+    metrics.update(evaluate(val, test, threshold, settings, output_dir, names, prior_shift))
     metrics["clinical/features"] = float(len(features.names))
     _write_test_files(output_dir, data, test, threshold, metrics)
     return metrics

@@ -3,8 +3,10 @@
 A replicate is one seed (one repeat of a cross-validation, or one split): its folds' test
 patients are pooled, so a cross-validation repeat scores every patient once, out of fold, and
 gives one AUROC instead of k small-fold ones. Over several replicates an estimate is the mean
-of the replicates' values, and the bootstrap is stratified by replicate: each resample draws
-patients within each replicate and class, and both arms are scored on the same draw.
+of the replicates' values. Replicates that score the same patients do not add patients: each
+resample draws every patient once (`PatientDraw`), and every replicate and both arms count a
+drawn patient as often as it was drawn, so the interval is as wide as the patients make it,
+however many seeds ran.
 """
 
 from __future__ import annotations
@@ -13,47 +15,25 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import t as student_t
 
+from thermal_icas.evaluation.bootstrap import (
+    BootstrapSettings,
+    Distribution,
+    Interval,
+    PatientDraw,
+    perfect_auroc_bound,
+)
 from thermal_icas.evaluation.patients import Scores
 from thermal_icas.evaluation.stats import (
-    BootstrapSettings,
-    Interval,
-    cluster_weights,
     comparison_matrix,
     delong_paired_p,
-    percentile_interval,
+    edge_interval,
     rates,
     weighted_auroc,
 )
 
 PAIRED_METRICS = ("auroc", "balanced_acc")
-# an interval from fewer replicate values than this is not shown: with three values a
-# bootstrap interval is their range, and any three same-signed differences "exclude 0"
-MIN_REPLICATES = 5
-
-INCLUDES_ZERO = "CI includes 0: no evidence of a difference"
-EXCLUDES_ZERO = "CI excludes 0"
-TOO_FEW_PAIRS = (
-    f"fewer than {MIN_REPLICATES} replicates: no interval (the per-replicate values are shown; "
-    "an interval needs the patient-level comparison or more seeds)"
-)
-
-
-def verdict(ci: Interval | None) -> str:
-    if ci is None:
-        return TOO_FEW_PAIRS
-    return INCLUDES_ZERO if ci[0] <= 0 <= ci[1] else EXCLUDES_ZERO
-
-
-def replicate_interval(values: np.ndarray, level: float = 0.95) -> Interval | None:
-    """Student's t interval of the mean of per-replicate values (one per seed or fold), or
-    None with fewer than MIN_REPLICATES: a percentile bootstrap of a handful is far too narrow."""
-    if values.size < MIN_REPLICATES:
-        return None
-    half = student_t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1)
-    half /= np.sqrt(values.size)
-    return float(values.mean() - half), float(values.mean() + half)
+PRIMARY_METRIC = "auroc"
 
 
 @dataclass(frozen=True)
@@ -102,14 +82,43 @@ def align(arm: PatientSet, baseline: PatientSet) -> tuple[PatientSet, PatientSet
     return a, b
 
 
+def draw_for(sets: Sequence[PatientSet], settings: BootstrapSettings) -> PatientDraw:
+    """One draw over every patient the sets score, stratified by class."""
+    patients = np.concatenate([s.patients for s in sets])
+    labels = np.concatenate([s.labels for s in sets])
+    ids, member = np.unique(patients, return_inverse=True)
+    low, high = np.full(len(ids), 1), np.zeros(len(ids), dtype=int)
+    np.minimum.at(low, member, labels)
+    np.maximum.at(high, member, labels)
+    if (low != high).any():
+        raise ValueError(
+            f"patient '{ids[low != high][0]}' has two labels across replicates: not the same data"
+        )
+    return PatientDraw.of(patients, labels, settings)
+
+
+def sharing(sets: Sequence[PatientSet]) -> str:
+    """In words: which replicates scored which patients."""
+    if len(sets) == 1:
+        return f"one replicate, {len(sets[0])} patients"
+    distinct = len(np.unique(np.concatenate([s.patients for s in sets])))
+    if all(np.array_equal(s.patients, sets[0].patients) for s in sets):
+        return f"all {len(sets)} replicates scored the same {distinct} patients"
+    return f"{len(sets)} replicates scored overlapping sets of {distinct} distinct patients"
+
+
 @dataclass(frozen=True)
 class Estimate:
-    """A replicate-averaged value, its interval and the per-replicate values behind it."""
+    """A replicate-averaged value, its interval, its p-value against 0 (differences only), and
+    its bootstrap distribution; `n_patients` counts distinct patients."""
 
     value: float
     ci: Interval
     n_patients: int
+    n_replicates: int
     per_replicate: tuple[float, ...]
+    distribution: Distribution
+    p: float | None = None
 
     @property
     def includes_zero(self) -> bool:
@@ -117,89 +126,121 @@ class Estimate:
 
 
 def _values(sets: Sequence[PatientSet], weights: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    """Each metric per (replicate, resample); all-ones weights give the observed values."""
+    """Each metric's mean over replicates per row of weights (NaN where no replicate has one),
+    and the observed per-replicate values (rows of ones)."""
     auroc, balanced = [], []
     for patients, w in zip(sets, weights, strict=True):
-        auroc.append(
-            weighted_auroc(comparison_matrix(patients.scores, patients.labels), patients.labels, w)
-        )
+        kernel = comparison_matrix(patients.scores, patients.labels)
+        auroc.append(weighted_auroc(kernel, patients.labels, w))
         sensitivity, specificity = rates(patients.predicted, patients.labels, w)
         balanced.append((sensitivity + specificity) / 2)
     return {"auroc": np.stack(auroc), "balanced_acc": np.stack(balanced)}
 
 
-def _draws(sets: Sequence[PatientSet], settings: BootstrapSettings) -> list[np.ndarray]:
-    rng = np.random.default_rng(settings.seed)
+def _mean(values: np.ndarray) -> np.ndarray:
+    """Mean over replicates (axis 0), skipping a replicate the resample left without a class."""
+    finite = np.isfinite(values)
+    total = np.where(finite, values, 0.0).sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / finite.sum(0)
+
+
+def _weights(sets: Sequence[PatientSet], draw: PatientDraw) -> list[np.ndarray]:
+    """Per set, rows of weights: observed (ones), the resamples, the jackknife."""
     return [
-        cluster_weights(patients.patients, patients.labels, settings.n_resamples, rng)
-        for patients in sets
+        np.vstack([np.ones((1, len(s))), draw.weights(s.patients), draw.jackknife(s.patients)])
+        for s in sets
     ]
 
 
-def _ones(sets: Sequence[PatientSet]) -> list[np.ndarray]:
-    return [np.ones((1, len(patients))) for patients in sets]
+def _distributions(
+    sets: Sequence[PatientSet], draw: PatientDraw, baselines: Sequence[PatientSet] = ()
+) -> tuple[dict[str, Distribution], dict[str, np.ndarray]]:
+    """Per metric, the replicate mean (minus the baselines' where given) as a bootstrap
+    distribution, and its observed per-replicate values."""
+    values = _values(sets, _weights(sets, draw))
+    if baselines:
+        base = _values(baselines, _weights(baselines, draw))
+        values = {metric: values[metric] - base[metric] for metric in values}
+    split = 1 + draw.counts.shape[0]
+    distributions, observed = {}, {}
+    method = "percentile" if baselines else "bca"
+    for metric, per_set in values.items():
+        mean = _mean(per_set)
+        distributions[metric] = Distribution(float(mean[0]), mean[1:split], mean[split:], method)
+        observed[metric] = per_set[:, 0]
+    return distributions, observed
 
 
 def arm_estimates(sets: Sequence[PatientSet], settings: BootstrapSettings) -> dict[str, Estimate]:
     """Patient-level AUROC and balanced accuracy of one arm, pooled within replicates."""
-    observed = _values(sets, _ones(sets))
-    resampled = _values(sets, _draws(sets, settings))
-    return {
-        metric: Estimate(
-            float(observed[metric].mean()),
-            percentile_interval(resampled[metric].mean(0), settings.level),
-            sum(len(patients) for patients in sets),
-            tuple(float(v) for v in observed[metric][:, 0]),
+    draw = draw_for(sets, settings)
+    distributions, observed = _distributions(sets, draw)
+    labels = {p: lab for s in sets for p, lab in zip(s.patients, s.labels, strict=True)}
+    n_pos = sum(labels.values())
+    bound = perfect_auroc_bound(n_pos, len(labels) - n_pos, settings.level)
+    estimates = {}
+    for metric, distribution in distributions.items():
+        ci = (
+            edge_interval(distribution, settings.level, bound)
+            if metric == "auroc"
+            else distribution.interval(settings.level)
         )
-        for metric in PAIRED_METRICS
-    }
+        per_replicate = tuple(float(v) for v in observed[metric])
+        estimates[metric] = Estimate(
+            distribution.observed, ci, len(draw.ids), len(sets), per_replicate, distribution
+        )
+    return estimates
 
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """Arm minus baseline per metric on the same patients, and DeLong's p-value for AUROC."""
+    """Arm minus baseline per metric on the same patients, and DeLong's p-value for AUROC
+    (the same estimand: the mean over replicates of the per-replicate AUROC difference)."""
 
     estimates: dict[str, Estimate]
     delong_p: float | None
+    sharing: str
 
     def by_metric(self) -> Iterator[tuple[str, Estimate, float | None]]:
         """Each metric's difference, with DeLong's p-value for AUROC (None for the others)."""
         for metric, estimate in self.estimates.items():
-            yield metric, estimate, self.delong_p if metric == "auroc" else None
+            yield metric, estimate, self.delong_p if metric == PRIMARY_METRIC else None
 
 
 def paired_difference(
     pairs: Sequence[tuple[PatientSet, PatientSet]], settings: BootstrapSettings
 ) -> PairedComparison:
     """(arm, baseline) per replicate, on the patients both scored; the same resample of
-    patients scores both arms, so patient-to-patient variation cancels in the difference."""
+    patients scores both arms and every replicate, so patient-to-patient variation cancels in
+    the difference and replicates do not pass for more patients."""
     aligned = [align(arm, baseline) for arm, baseline in pairs]
     arms = [a for a, _ in aligned]
     bases = [b for _, b in aligned]
-    observed_a, observed_b = _values(arms, _ones(arms)), _values(bases, _ones(bases))
-    draws = _draws(arms, settings)
-    resampled_a, resampled_b = _values(arms, draws), _values(bases, draws)
+    draw = draw_for(arms, settings)
+    distributions, observed = _distributions(arms, draw, bases)
     estimates = {}
-    for metric in PAIRED_METRICS:
-        per_replicate = observed_a[metric][:, 0] - observed_b[metric][:, 0]
-        differences = (resampled_a[metric] - resampled_b[metric]).mean(0)
+    for metric, distribution in distributions.items():
         estimates[metric] = Estimate(
-            float(per_replicate.mean()),
-            percentile_interval(differences, settings.level),
-            sum(len(a) for a in arms),
-            tuple(float(v) for v in per_replicate),
+            distribution.observed,
+            distribution.interval(settings.level),
+            len(draw.ids),
+            len(arms),
+            tuple(float(v) for v in observed[metric]),
+            distribution,
+            distribution.p_value(0.0),
         )
-    return PairedComparison(estimates, _delong(aligned))
+    return PairedComparison(estimates, _delong(aligned), sharing(arms))
 
 
 def _delong(aligned: Sequence[tuple[PatientSet, PatientSet]]) -> float | None:
-    """DeLong applies to one set of patients: one replicate, or replicates that all scored the
-    same patients (repeats of a cross-validation), whose scores are then averaged per patient."""
+    """DeLong applies where every replicate scored the same patients (one split, a fixed
+    external test folder, repeats of a cross-validation); None elsewhere."""
     first = aligned[0][0]
     if any(not np.array_equal(a.patients, first.patients) for a, _ in aligned):
         return None
     if len(first) < 2 or len(np.unique(first.labels)) < 2:
         return None
-    scores_a = np.mean([a.scores for a, _ in aligned], axis=0)
-    scores_b = np.mean([b.scores for _, b in aligned], axis=0)
+    scores_a = np.stack([a.scores for a, _ in aligned])
+    scores_b = np.stack([b.scores for _, b in aligned])
     return delong_paired_p(scores_a, scores_b, first.labels)

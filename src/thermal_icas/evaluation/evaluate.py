@@ -6,6 +6,7 @@ is chosen on the val predictions and applied unchanged to test.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,21 +16,20 @@ from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from thermal_icas import run_files
 from thermal_icas.errors import ConfigError
+from thermal_icas.evaluation.bootstrap import BootstrapSettings
 from thermal_icas.evaluation.calibration import (
-    apply_temperature,
+    CALIBRATIONS,
+    apply_calibration,
     calibration_metrics,
-    fit_temperature,
+    fit_calibration,
     plot_reliability,
 )
 from thermal_icas.evaluation.patients import Scores, by_patient, check_aggregate, write_patients
-from thermal_icas.evaluation.stats import (
-    BootstrapSettings,
-    bootstrap_intervals,
-    delong_interval,
-)
+from thermal_icas.evaluation.stats import MIN_CLASS_PATIENTS, bootstrap_intervals, delong_interval
 from thermal_icas.evaluation.thresholds import threshold_for, youden_threshold
 
 OPERATING_TARGETS = ("specificity", "sensitivity")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,15 @@ class EvalSettings:
     operating_points: Mapping[str, float] = field(
         default_factory=lambda: {"specificity": 0.8, "sensitivity": 0.9}
     )
-    calibrate: bool = False
+    calibrate: str = "prior"
     calibration_bins: int = 10
 
     def __post_init__(self) -> None:
         check_aggregate(self.aggregate)
+        if isinstance(self.calibrate, bool):  # the older true/false: temperature or nothing
+            object.__setattr__(self, "calibrate", "temperature" if self.calibrate else "none")
+        if self.calibrate not in CALIBRATIONS:
+            raise ConfigError(f"eval.calibrate='{self.calibrate}' must be one of {CALIBRATIONS}")
         if not 0 < self.ci_level < 1:
             raise ConfigError(f"eval.ci_level={self.ci_level} must lie in (0, 1)")
         if self.n_bootstrap < 100:
@@ -71,10 +75,12 @@ def evaluate(
     settings: EvalSettings,
     output_dir: Path,
     class_names: tuple[str, str],
+    prior_shift: float = 0.0,
 ) -> dict[str, float]:
     """Intervals of the image-level test metrics, the patient-level metrics, operating points
     and calibration; writes test_patients.csv and reliability.png into `output_dir`.
-    `class_names` are (negative, positive)."""
+    `class_names` are (negative, positive); `prior_shift` is log(w_pos / w_neg) of the class
+    weights the model was trained with (0 without weights)."""
     metrics = _with_intervals("test/", test, image_threshold, settings)
     levels = {"test/": (val, test)}
     if settings.aggregate != "none":
@@ -89,11 +95,27 @@ def evaluate(
         metrics["test/patient/auroc_delong_ci_low"] = low
         metrics["test/patient/auroc_delong_ci_high"] = high
         levels["test/patient/"] = (val_patients, patients)
+        _warn_if_small(patients)
     # operating points are set where the screening decision is made: per patient, unless none
     prefix, (decided_val, decided_test) = list(levels.items())[-1]
     metrics.update(_operating_points(decided_val, decided_test, prefix, settings))
-    metrics.update(_calibration(levels, settings, output_dir))
+    metrics.update(_calibration(levels, settings, output_dir, prior_shift))
     return metrics
+
+
+def _warn_if_small(patients: Scores) -> None:
+    """Below MIN_CLASS_PATIENTS per class no interval reaches its nominal coverage (see the
+    coverage simulation in the README): say so where the numbers are made."""
+    n_pos = int(patients.labels.sum())
+    smaller = min(n_pos, len(patients) - n_pos)
+    if smaller < MIN_CLASS_PATIENTS:
+        log.warning(
+            "the test split has %d positive and %d negative patients: with fewer than %d in a "
+            "class, the 95%% intervals are approximate (their coverage may fall below 95%%)",
+            n_pos,
+            len(patients) - n_pos,
+            MIN_CLASS_PATIENTS,
+        )
 
 
 def _auroc(scores: Scores) -> float:
@@ -160,10 +182,13 @@ def _operating_points(
 
 
 def _calibration(
-    levels: Mapping[str, tuple[Scores, Scores]], settings: EvalSettings, output_dir: Path
+    levels: Mapping[str, tuple[Scores, Scores]],
+    settings: EvalSettings,
+    output_dir: Path,
+    prior_shift: float,
 ) -> dict[str, float]:
-    """Brier and ECE per level; with `eval.calibrate`, also after temperature scaling, each
-    level's temperature fitted on its val scores."""
+    """Brier, ECE, calibration slope and intercept per level; unless `eval.calibrate=none`,
+    also after the recalibration (fitted on that level's val scores where it is fitted)."""
     bins = settings.calibration_bins
     metrics = {}
     curves = {}
@@ -172,12 +197,16 @@ def _calibration(
         curves[name] = (test.scores, test.labels)
         for key, value in calibration_metrics(test.scores, test.labels, bins).items():
             metrics[f"{prefix}{key}"] = value
-        if settings.calibrate:
-            temperature = fit_temperature(val.scores, val.labels)
-            scaled = apply_temperature(test.scores, temperature)
-            metrics[f"{prefix}calibrated/temperature"] = temperature
-            for key, value in calibration_metrics(scaled, test.labels, bins).items():
-                metrics[f"{prefix}calibrated/{key}"] = value
-            curves[f"{name}, T = {temperature:.2f}"] = (scaled, test.labels)
+        if settings.calibrate == "none":
+            continue
+        intercept, slope = fit_calibration(settings.calibrate, val.scores, val.labels, prior_shift)
+        calibrated = apply_calibration(test.scores, intercept, slope)
+        metrics[f"{prefix}calibrated/intercept"] = intercept
+        metrics[f"{prefix}calibrated/slope"] = slope
+        if settings.calibrate == "temperature":
+            metrics[f"{prefix}calibrated/temperature"] = 1 / slope
+        for key, value in calibration_metrics(calibrated, test.labels, bins).items():
+            metrics[f"{prefix}calibrated/{key}"] = value
+        curves[f"{name}, {settings.calibrate}"] = (calibrated, test.labels)
     plot_reliability(curves, bins, output_dir / run_files.RELIABILITY)
     return metrics

@@ -1,42 +1,32 @@
-"""Confidence intervals whose unit is the patient: a cluster bootstrap and DeLong's AUROC.
+"""Patient-level statistics: AUROC and its relatives under bootstrap weights, DeLong's AUROC.
 
-A patient's images are not independent draws, so every resample here draws PATIENTS (with
-replacement, within each class, so every resample keeps the cohort's class ratio) and a drawn
-patient brings all of its images. AUROCs of a whole set of resamples are computed at once from
-the matrix of positive-negative comparisons, so 10,000 resamples take well under a second.
+Every interval's unit is the patient (see `thermal_icas.evaluation.bootstrap`). AUROCs of a
+whole set of resamples are computed at once from the matrix of positive-negative comparisons,
+so 10,000 resamples take well under a second.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import norm, rankdata
+from scipy.stats import t as student_t
 
-Interval = tuple[float, float]
+from thermal_icas.evaluation.bootstrap import (
+    BootstrapSettings,
+    Distribution,
+    Interval,
+    PatientDraw,
+    at_edge,
+    one_sided,
+    perfect_auprc_bound,
+    perfect_auroc_bound,
+    proportion_bound,
+)
 
-
-def cluster_weights(
-    groups: Sequence[str] | np.ndarray,
-    labels: np.ndarray,
-    n_resamples: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """(n_resamples, n_samples) multiplicities: how often each sample's group was drawn.
-
-    Groups (patients) are drawn with replacement within their class, as many as the class has;
-    a group's class is its samples' largest label.
-    """
-    ids, member = np.unique(np.asarray(groups), return_inverse=True)
-    group_label = np.zeros(len(ids), dtype=int)
-    np.maximum.at(group_label, member, np.asarray(labels, dtype=int))
-    counts = np.zeros((n_resamples, len(ids)))
-    for label in np.unique(group_label):
-        (members,) = np.nonzero(group_label == label)
-        draws = rng.multinomial(len(members), np.full(len(members), 1 / len(members)), n_resamples)
-        counts[:, members] = draws
-    return counts[:, member]
+# below this many patients in a class, no interval here reaches its nominal coverage
+MIN_CLASS_PATIENTS = 12
 
 
 def comparison_matrix(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -84,27 +74,6 @@ def weighted_average_precision(
     return (gained * precision).sum(1)
 
 
-def percentile_interval(values: np.ndarray, level: float) -> Interval:
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return (float("nan"), float("nan"))
-    tail = 100 * (1 - level) / 2
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high)
-
-
-@dataclass(frozen=True)
-class BootstrapSettings:
-    n_resamples: int = 2000
-    level: float = 0.95
-    seed: int = 0
-
-    def weights(self, groups: Sequence[str] | np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """The resamples' sample weights; the same seed draws the same patients every time."""
-        rng = np.random.default_rng(self.seed)
-        return cluster_weights(groups, labels, self.n_resamples, rng)
-
-
 def bootstrap_intervals(
     scores: np.ndarray,
     labels: np.ndarray,
@@ -113,21 +82,41 @@ def bootstrap_intervals(
     settings: BootstrapSettings,
     ranking: bool = True,
 ) -> dict[str, Interval]:
-    """Intervals for the sensitivity and specificity of `p > threshold` and, with `ranking`,
-    for AUROC and AUPRC, all from the same resamples of the patients."""
+    """BCa intervals for the sensitivity and specificity of `p > threshold` and, with
+    `ranking`, for AUROC and AUPRC, all from the same resamples of the patients (`groups`).
+
+    A value of exactly 0 or 1 that every resample repeats (a perfectly separated test split)
+    gets a one-sided interval: for AUROC and AUPRC the binormal bound, for the rates the
+    Clopper-Pearson bound on the class's patients, never [1, 1]."""
     scores = np.asarray(scores, dtype=float)
     labels = np.asarray(labels, dtype=int)
-    weights = settings.weights(groups, labels)
-    intervals = {}
+    groups = np.asarray(groups, dtype=str)
+    draw = PatientDraw.of(groups, labels, settings)
+    rows = np.vstack([np.ones((1, len(scores))), draw.weights(groups), draw.jackknife(groups)])
+    n_pos = len(np.unique(groups[labels == 1]))
+    n_neg = len(np.unique(groups[labels == 0]))
+    values: dict[str, tuple[np.ndarray, float]] = {}
     if ranking:
-        aurocs = weighted_auroc(comparison_matrix(scores, labels), labels, weights)
-        auprcs = weighted_average_precision(scores, labels, weights)
-        intervals["auroc"] = percentile_interval(aurocs, settings.level)
-        intervals["auprc"] = percentile_interval(auprcs, settings.level)
-    sensitivity, specificity = rates(scores > threshold, labels, weights)
-    intervals["sensitivity"] = percentile_interval(sensitivity, settings.level)
-    intervals["specificity"] = percentile_interval(specificity, settings.level)
+        auroc = weighted_auroc(comparison_matrix(scores, labels), labels, rows)
+        values["auroc"] = (auroc, perfect_auroc_bound(n_pos, n_neg, settings.level))
+        auprc = weighted_average_precision(scores, labels, rows)
+        values["auprc"] = (auprc, perfect_auprc_bound(n_pos, n_neg, settings.level))
+    sensitivity, specificity = rates(scores > threshold, labels, rows)
+    values["sensitivity"] = (sensitivity, proportion_bound(n_pos, settings.level))
+    values["specificity"] = (specificity, proportion_bound(n_neg, settings.level))
+    split = 1 + settings.n_resamples
+    intervals = {}
+    for name, (row_values, bound) in values.items():
+        distribution = Distribution(row_values[0], row_values[1:split], row_values[split:])
+        intervals[name] = edge_interval(distribution, settings.level, bound)
     return intervals
+
+
+def edge_interval(distribution: Distribution, level: float, bound: float) -> Interval:
+    """BCa, or for a degenerate 0 or 1 the one-sided interval from `bound`."""
+    if distribution.degenerate and at_edge(distribution.observed):
+        return one_sided(distribution.observed, bound)
+    return distribution.interval(level)
 
 
 def delong(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -151,20 +140,43 @@ def delong(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def delong_interval(scores: np.ndarray, labels: np.ndarray, level: float = 0.95) -> Interval:
-    """Normal-approximation interval of one AUROC, clipped to [0, 1]."""
+    """DeLong's interval of one AUROC on the logit scale, back-transformed, so it stays inside
+    (0, 1) and follows the skew near 1; an AUROC of exactly 0 or 1 (no variance to scale) gets
+    the one-sided binormal bound."""
     labels = np.asarray(labels, dtype=int)
-    if min((labels == 1).sum(), (labels == 0).sum()) < 2:
+    n_pos, n_neg = int((labels == 1).sum()), int((labels == 0).sum())
+    if min(n_pos, n_neg) < 2:
         return (float("nan"), float("nan"))
     (auc,), covariance = delong(scores, labels)
-    half = norm.ppf(0.5 + level / 2) * np.sqrt(max(float(covariance[0, 0]), 0.0))
-    return float(max(auc - half, 0.0)), float(min(auc + half, 1.0))
+    variance = float(covariance[0, 0])
+    if auc <= 0 or auc >= 1 or variance <= 0:
+        return one_sided(float(auc), perfect_auroc_bound(n_pos, n_neg, level))
+    half = norm.ppf(0.5 + level / 2) * np.sqrt(variance) / (auc * (1 - auc))
+    logit = np.log(auc / (1 - auc))
+    low, high = 1 / (1 + np.exp(-(logit - half))), 1 / (1 + np.exp(-(logit + half)))
+    return float(low), float(high)
 
 
 def delong_paired_p(scores_a: np.ndarray, scores_b: np.ndarray, labels: np.ndarray) -> float:
-    """Two-sided p-value of DeLong's test that two scores of the same samples share an AUROC."""
-    aucs, cov = delong(np.stack([scores_a, scores_b]), labels)
-    variance = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
-    difference = aucs[0] - aucs[1]
+    """Two-sided p-value of DeLong's test that the mean over replicates of AUROC(a) - AUROC(b)
+    is 0. Each score array is (replicates, samples) or one row: every replicate scored the same
+    samples, so the covariance of all 2R AUROCs gives the variance of that mean difference."""
+    rows_a, rows_b = np.atleast_2d(scores_a), np.atleast_2d(scores_b)
+    aucs, cov = delong(np.vstack([rows_a, rows_b]), labels)
+    contrast = np.r_[np.full(len(rows_a), 1 / len(rows_a)), np.full(len(rows_b), -1 / len(rows_b))]
+    variance = float(contrast @ cov @ contrast)
+    difference = float(contrast @ aucs)
     if variance <= 1e-15:
         return 1.0 if abs(difference) < 1e-12 else 0.0
     return float(2 * norm.sf(abs(difference) / np.sqrt(variance)))
+
+
+def corrected_t_interval(values: np.ndarray, test_train_ratio: float, level: float) -> Interval:
+    """Nadeau and Bengio's (2003) corrected resampled t interval of the mean of per-split
+    values (one per fold or random split): splits that share most of their training data are
+    not independent, so the variance of the mean is var * (1 / J + n_test / n_train), not
+    var / J."""
+    values = np.asarray(values, dtype=float)
+    variance = values.var(ddof=1) * (1 / values.size + test_train_ratio)
+    half = student_t.ppf(0.5 + level / 2, values.size - 1) * np.sqrt(variance)
+    return float(values.mean() - half), float(values.mean() + half)

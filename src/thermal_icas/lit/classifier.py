@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,13 @@ class ClassifierModule(TrainingMeansModule):
     def explain_spec(self) -> tuple[str, str]:
         """`explain_batch`'s layer and method."""
         return self.hparams.explain_layer, self.hparams.explain_method
+
+    @property
+    def prior_shift(self) -> float:
+        """log(w_pos / w_neg): how far the class weights moved every logit in training."""
+        weights = self.hparams.class_weights
+        positive = self.hparams.positive_index
+        return math.log(weights[positive] / weights[1 - positive])
 
     @property
     def frozen_encoder(self) -> bool:

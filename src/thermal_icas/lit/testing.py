@@ -39,7 +39,15 @@ def threshold_and_test(
     tested = module.test_images
     output_dir = Path(cfg.paths.output_dir)
     metrics.update(
-        evaluate(val.scores, tested.scores, module.decision_threshold, settings, output_dir, names)
+        evaluate(
+            val.scores,
+            tested.scores,
+            module.decision_threshold,
+            settings,
+            output_dir,
+            names,
+            module.prior_shift,
+        )
     )
     metrics.update(where_it_looks(cfg.explain, module, data, tested))
     shortcut_alarm(metrics, cfg.explain.min_in_face_lift, cfg.explain.max_background_effect)

@@ -27,7 +27,10 @@ COUNTED = ("images", "patients")
 RESULT_ROWS = (
     *(("AUROC", "auroc"), ("AUPRC", "auprc"), ("sensitivity", "sensitivity")),
     *(("specificity", "specificity"), ("balanced accuracy", "balanced_acc"), ("F1", "f1")),
-    *(("Brier score", "brier"), ("ECE", "ece"), ("threshold (chosen on val)", "threshold")),
+    *(("Brier score", "brier"), ("ECE", "ece"), ("calibration slope", "calibration_slope")),
+    ("calibration intercept", "calibration_intercept"),
+    *(("Brier, recalibrated", "calibrated/brier"), ("ECE, recalibrated", "calibrated/ece")),
+    ("threshold (chosen on val)", "threshold"),
 )
 # the operating points chosen on val (`eval.operating_points`), by their threshold's key
 OPERATING_POINT = re.compile(r"^test/patient/(at_[^/]+)/threshold$")
@@ -201,7 +204,10 @@ def _results(metrics: Mapping[str, float] | None) -> list[str]:
             "Per patient first (a patient's score is the mean of its images'), then per image. "
             "Sensitivity, specificity, balanced accuracy and F1 are at the threshold chosen on "
             "the validation patients, applied unchanged to test. 95% intervals: bootstrap over "
-            "patients."
+            "patients (BCa; a perfectly separated split gets a one-sided interval), DeLong's on "
+            "the logit scale; with fewer than 12 patients in a class they are approximate. "
+            "Recalibrated: `eval.calibrate` (default `prior`, which removes the shift of the "
+            "training class weights)."
         )
     )
     levels = []

@@ -27,6 +27,7 @@ from thermal_icas.reporting.summary.statistics import (
     ArmRow,
     Comparison,
     PatientComparison,
+    adjust_family,
     arm_row,
     baseline_arms,
     compare_with_baselines,
@@ -64,6 +65,7 @@ class Summary:
     patient_comparisons: list[PatientComparison]
     unmatched: list[str]
     n_bootstrap: int
+    simultaneous: bool
     threads: list[int]
     csv_path: Path
     markdown_path: Path
@@ -86,9 +88,11 @@ def summarize_multirun(
     baseline: str = DEFAULT_BASELINE,
     n_bootstrap: int = 10_000,
     seed: int = 0,
+    simultaneous: bool = False,
 ) -> Summary:
     """Read every job under `root`, write summary.md, summary.html, summary.csv,
-    comparisons.csv and summary.png into it."""
+    comparisons.csv and summary.png into it. With `simultaneous`, the intervals of the primary
+    comparisons hold jointly (Bonferroni) instead of one at a time."""
     baseline_pairs = parse_baseline(baseline)
     if n_bootstrap < 1:
         raise ValueError(f"bootstrap resamples must be at least 1, got {n_bootstrap}")
@@ -109,9 +113,10 @@ def summarize_multirun(
         baseline=baseline_pairs,
         baseline_arms=baselines,
         comparisons=comparisons.runs,
-        patient_comparisons=comparisons.patients,
+        patient_comparisons=adjust_family(comparisons.patients, 0.95, simultaneous),
         unmatched=comparisons.unmatched,
         n_bootstrap=n_bootstrap,
+        simultaneous=simultaneous,
         threads=thread_counts(jobs),
         csv_path=root / run_files.SUMMARY_CSV,
         markdown_path=root / run_files.SUMMARY_MARKDOWN,

@@ -3,6 +3,7 @@ and why a job failed; jobs that differ only in replicate keys are grouped into o
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -35,6 +36,16 @@ class Job:
     reason: str
     patients: tuple[Scores, np.ndarray] | None
     run_info: dict[str, object]
+    split_patients: dict[str, int] | None = None
+
+    @property
+    def test_train_ratio(self) -> float | None:
+        """Test over training patients (val excluded), from splits.csv: how much two jobs'
+        training sets overlap, which the corrected resampled t needs."""
+        sizes = self.split_patients or {}
+        if not sizes.get("train") or not sizes.get("test"):
+            return None
+        return sizes["test"] / sizes["train"]
 
     @property
     def replicate(self) -> Replicate:
@@ -105,6 +116,7 @@ def load_jobs(root: Path) -> list[Job]:
                 if metrics is not None and patients_file.is_file()
                 else None,
                 run_info=_read_json(job_dir / run_files.RUN_INFO) or {},
+                split_patients=_split_patients(job_dir / run_files.SPLITS),
             )
         )
     return sorted(jobs, key=lambda job: _natural_key(job.path))
@@ -141,6 +153,21 @@ def _read_json(path: Path) -> dict | None:
     except json.JSONDecodeError:
         return None
     return raw if isinstance(raw, dict) else None
+
+
+def _split_patients(path: Path) -> dict[str, int] | None:
+    """Distinct patients per split in a job's splits.csv; None without a readable one."""
+    if not path.is_file():
+        return None
+    try:
+        with path.open(newline="") as handle:
+            rows = [(row["patient"], row["split"]) for row in csv.DictReader(handle)]
+    except (KeyError, csv.Error, UnicodeDecodeError):
+        return None
+    counts: dict[str, int] = {}
+    for _, split in set(rows):
+        counts[split] = counts.get(split, 0) + 1
+    return counts
 
 
 def _read_metrics(path: Path) -> dict[str, float] | None:

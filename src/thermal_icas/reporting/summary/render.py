@@ -1,23 +1,18 @@
-"""The files of a sweep summary: summary.md (also what the script prints), summary.html (the
-same, with the plot), summary.csv, comparisons.csv and summary.png."""
+"""The pages of a sweep summary: summary.md (also what the script prints) and summary.html (the
+same, with the plot), written from one list of blocks; `files` writes the data files."""
 
 from __future__ import annotations
 
-import csv
 import itertools
-import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
 
 from thermal_icas import run_files
-from thermal_icas.evaluation.compare import MIN_REPLICATES, PAIRED_METRICS, Estimate, verdict
+from thermal_icas.evaluation.compare import PRIMARY_METRIC, Estimate
 from thermal_icas.reporting.summary.collect import REPLICATE_KEYS
 from thermal_icas.reporting.summary.document import (
     Block,
@@ -28,7 +23,22 @@ from thermal_icas.reporting.summary.document import (
     html,
     markdown,
 )
-from thermal_icas.reporting.summary.statistics import METRICS, ArmRow
+from thermal_icas.reporting.summary.files import (
+    PAIRED_HEADER,
+    arm_header,
+    arm_rows,
+    comparison_rows,
+    number,
+    plot,
+    settings_of,
+    write_csv,
+)
+from thermal_icas.reporting.summary.statistics import (
+    METRICS,
+    MIN_REPLICATES,
+    exploratory_verdict,
+    primary_verdict,
+)
 from thermal_icas.run_files import TEST_PATIENTS
 
 if TYPE_CHECKING:
@@ -36,28 +46,22 @@ if TYPE_CHECKING:
 
 PATIENT_NAMES = {"auroc": "patient AUROC", "balanced_acc": "patient balanced acc"}
 NO_SHARED_PATIENTS = f"no shared test patients (no {TEST_PATIENTS})"
-PAIRED_HEADER = ("arm", "baseline", "metric", "n_patients", "difference", "ci_low", "ci_high", "p")
 
 
 def write_reports(summary: Summary) -> None:
-    _write_csv(summary.csv_path, _arm_header(summary), _arm_rows(summary))
-    _write_csv(
-        summary.root / run_files.SUMMARY_COMPARISONS, PAIRED_HEADER, _comparison_rows(summary)
-    )
-    _plot(summary)
+    write_csv(summary.csv_path, arm_header(summary), arm_rows(summary))
+    comparisons = summary.root / run_files.SUMMARY_COMPARISONS
+    write_csv(comparisons, PAIRED_HEADER, comparison_rows(summary))
+    plot(summary)
     blocks = _document(summary)
     summary.markdown_path.write_text(markdown(blocks))
     page = html(f"Sweep summary: {summary.root.name}", blocks)
     summary.html_path.write_text(page, encoding="utf-8")
 
 
-def _number(value: float | None, spec: str, missing: str = "") -> str:
-    return missing if value is None or not math.isfinite(value) else format(value, spec)
-
-
 def _interval(estimate: Estimate, spec: str = ".3f") -> str:
     low, high = estimate.ci
-    return f"{estimate.value:{spec}} [{_number(low, spec, 'n/a')}, {_number(high, spec, 'n/a')}]"
+    return f"{estimate.value:{spec}} [{number(low, spec, 'n/a')}, {number(high, spec, 'n/a')}]"
 
 
 def _signed_ci(ci: tuple[float, float]) -> str:
@@ -66,47 +70,6 @@ def _signed_ci(ci: tuple[float, float]) -> str:
 
 def _pairs(settings: Mapping[str, str]) -> str:
     return " ".join(f"`{key}={value}`" for key, value in settings.items())
-
-
-def _settings(summary: Summary, row: ArmRow) -> list[str]:
-    """The row's value of each varying override, blank where its jobs did not set it."""
-    return [row.settings[key] or "" for key in summary.varying]
-
-
-def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def _arm_header(summary: Summary) -> list[str]:
-    pooled = [f"patient/{m}_{s}" for m in PAIRED_METRICS for s in ("pooled", "ci_low", "ci_high")]
-    stats = [f"{metric}_{stat}" for metric in METRICS for stat in ("mean", "std")]
-    return ["arm", *summary.varying, "n_runs", "n_failed", "n_patients", *pooled, *stats]
-
-
-def _arm_rows(summary: Summary) -> Iterator[list[object]]:
-    for row in summary.rows:
-        patient = row.patient or {}
-        pooled = [
-            _number(v, ".6g")
-            for m in PAIRED_METRICS
-            for v in ((patient[m].value, *patient[m].ci) if m in patient else (None, None, None))
-        ]
-        stats = [_number(v, ".6g") for m in METRICS for v in (row.mean[m], row.std[m])]
-        counts = [row.n_runs, row.n_failed, patient["auroc"].n_patients if patient else ""]
-        yield [row.arm, *_settings(summary, row), *counts, *pooled, *stats]
-
-
-def _comparison_rows(summary: Summary) -> Iterator[list[object]]:
-    for comparison in summary.patient_comparisons:
-        if comparison.result is None:
-            continue
-        for metric, estimate, p in comparison.result.by_metric():
-            numbers = [_number(v, ".6g") for v in (estimate.value, *estimate.ci)]
-            names = [comparison.arm, comparison.baseline, f"patient/{metric}"]
-            yield [*names, estimate.n_patients, *numbers, _number(p, ".4g")]
 
 
 def _document(summary: Summary) -> list[Block]:
@@ -152,19 +115,22 @@ def _arm_patient_blocks(summary: Summary) -> list[Block]:
     blocks: list[Block] = [
         "Each seed's out-of-fold test patients are pooled into one set (a cross-validation "
         "repeat scores every patient once); values are the mean over seeds of that set's "
-        "patient-level metric (balanced accuracy at each job's val-chosen threshold). 95% CI "
-        f"from {summary.n_bootstrap} bootstrap resamples of patients, drawn within each seed "
-        "and class.",
+        "patient-level metric (balanced accuracy at each job's val-chosen threshold). "
+        f"95% BCa intervals from {summary.n_bootstrap} bootstrap resamples of patients, drawn "
+        "within each class once per resample and shared by every seed that scored them: "
+        "seeds that score the same patients do not add patients. `patients` counts distinct "
+        "patients; an AUROC of exactly 1 gets a one-sided interval.",
     ]
     rows: list[list[str]] = []
     for row in summary.rows:
         if row.patient is not None:
             auroc, balanced = row.patient["auroc"], row.patient["balanced_acc"]
             per_seed = ", ".join(f"{v:.3f}" for v in auroc.per_replicate)
-            counts = [str(len(row.repeats)), str(auroc.n_patients)]
-            rows.append([row.arm, *counts, _interval(auroc), per_seed, _interval(balanced)])
-    header = ["arm", "seeds", "patients", "patient AUROC [95% CI]", "per seed"]
-    blocks.append(Table([*header, "patient balanced acc"], rows))
+            counts = [str(auroc.n_replicates), str(auroc.n_patients)]
+            cells = [_interval(auroc), per_seed, _interval(balanced), row.sharing]
+            rows.append([row.arm, *counts, *cells])
+    header = ["arm", "replicates", "patients", "patient AUROC [95% CI]", "per seed"]
+    blocks.append(Table([*header, "patient balanced acc", "replicates share"], rows))
     if any(row.patient is None for row in summary.rows):
         blocks.append(f"Arms without {TEST_PATIENTS} in any finished job are left out here.")
     return blocks
@@ -174,27 +140,48 @@ def _paired_patient_blocks(summary: Summary) -> list[Block]:
     wanted = _pairs(summary.baseline)
     if not summary.baseline_arms:
         return [f"No baseline arm: no arm has {wanted}; pick one with `--baseline`."]
+    family = sum(c.result is not None for c in summary.patient_comparisons)
+    joint = (
+        f"The AUROC intervals are simultaneous: each at level 1 - 0.05/{family} (Bonferroni), "
+        "so all hold together with 95% confidence."
+        if summary.simultaneous
+        else "The AUROC intervals are 95% each, not simultaneous (`--simultaneous` for that)."
+    )
     text = (
         f"Baseline: {wanted}. Each arm is compared with the baseline arm that shares its other "
         "swept settings, on the patients both scored in the same seed: arm minus baseline, the "
-        "mean over seeds; the 95% CI from the same bootstrap resamples of patients scoring both "
-        "arms; DeLong's paired test where all seeds scored the same patients (their scores "
-        "averaged per patient)."
+        "mean over seeds; a BCa interval and a p-value from the same bootstrap resamples of "
+        "patients scoring both arms and every seed. **Primary metric: patient AUROC.** Its "
+        f"family is the {family} comparison(s) below; their p-values are Holm-adjusted and the "
+        f"verdict reads the adjusted one. {joint} Balanced accuracy is exploratory "
+        "(unadjusted). DeLong's p, where all seeds scored the same patients, tests the same "
+        "quantity: the mean over seeds of the per-seed AUROC difference."
     )
     rows: list[list[str]] = []
     for comparison in summary.patient_comparisons:
         names = [comparison.arm, comparison.baseline]
         if comparison.result is None:
-            rows.append([*names, "n/a", "0", "n/a", "n/a", "n/a", NO_SHARED_PATIENTS])
+            rows.append([*names, "n/a", "0", "0", "n/a", "n/a", "n/a", "n/a", "n/a"])
+            rows[-1].append(f"n/a: {NO_SHARED_PATIENTS}")
             continue
-        for metric, estimate, p in comparison.result.by_metric():
-            what = [*names, PATIENT_NAMES[metric], str(estimate.n_patients)]
-            numbers = [_number(estimate.value, "+.3f"), _signed_ci(estimate.ci)]
-            rows.append([*what, *numbers, _number(p, ".3g", "n/a"), verdict(estimate.ci)])
+        for metric, estimate, delong_p in comparison.result.by_metric():
+            ci = comparison.shown_ci(metric, estimate)
+            counts = [str(estimate.n_patients), str(estimate.n_replicates)]
+            what = [*names, PATIENT_NAMES[metric], *counts]
+            numbers = [number(estimate.value, "+.3f"), _signed_ci(ci), number(estimate.p, ".3g")]
+            if metric == PRIMARY_METRIC:
+                holm_p = number(comparison.adjusted_p, ".3g", "n/a")
+                verdict = primary_verdict(estimate, ci, comparison.adjusted_p, family)
+            else:
+                holm_p, verdict = "exploratory", exploratory_verdict(estimate.ci, "n/a")
+            p_values = [holm_p, number(delong_p, ".3g", "n/a")]
+            rows.append([*what, *numbers, *p_values, verdict])
     if not rows:
         return [text, "Only baseline arms ran: nothing to compare."]
-    header = ["arm", "baseline", "metric", "patients", "difference", "95% CI", "DeLong p"]
-    return [text, Table([*header, "verdict"], rows)]
+    header = ["arm", "baseline", "metric", "patients", "replicates", "difference", "CI", "p"]
+    sharing = [f"`{c.arm}`: {c.result.sharing}" for c in summary.patient_comparisons if c.result]
+    blocks: list[Block] = [text, Table([*header, "Holm p", "DeLong p", "verdict"], rows)]
+    return [*blocks, Bullets(sharing)] if sharing else blocks
 
 
 def _arm_run_blocks(summary: Summary) -> list[Block]:
@@ -204,7 +191,7 @@ def _arm_run_blocks(summary: Summary) -> list[Block]:
     )
     header = ["arm", *summary.varying, "n_runs", "n_failed", *METRICS.values()]
     rows = [
-        [row.arm, *_settings(summary, row), str(row.n_runs), str(row.n_failed)]
+        [row.arm, *settings_of(summary, row), str(row.n_runs), str(row.n_failed)]
         + [_mean_std(row.mean[m], row.std[m]) for m in METRICS]
         for row in summary.rows
     ]
@@ -214,13 +201,17 @@ def _arm_run_blocks(summary: Summary) -> list[Block]:
 def _mean_std(mean: float | None, std: float | None) -> str:
     if mean is None:
         return "n/a"
-    return f"{mean:.3f} ± {_number(std, '.3f', 'n/a')}"
+    return f"{mean:.3f} ± {number(std, '.3f', 'n/a')}"
 
 
 def _paired_run_blocks(summary: Summary) -> list[Block]:
     blocks: list[Block] = [
-        "Arm minus baseline per replicate (same seed/fold) that finished in both; 95% Student t "
-        f"interval of the mean difference, shown only from {MIN_REPLICATES} pairs on.",
+        "Exploratory. Arm minus baseline per replicate (same seed/fold) that finished in both; "
+        "95% interval of the mean difference by Nadeau and Bengio's corrected resampled t "
+        "(folds and random splits share most of their training patients, so they are not "
+        "independent: the variance is scaled by 1/J + n_test/n_train, from each job's "
+        f"splits.csv), shown only from {MIN_REPLICATES} pairs on. The patient-level "
+        "comparison above is the test.",
     ]
     header = ["metric", "pairs", "mean diff", "95% CI", "per replicate", "verdict"]
     for (arm, baseline), group in itertools.groupby(
@@ -230,7 +221,7 @@ def _paired_run_blocks(summary: Summary) -> list[Block]:
             [
                 METRICS[c.metric],
                 str(c.n_pairs),
-                _number(c.mean_diff, "+.3f", "n/a"),
+                number(c.mean_diff, "+.3f", "n/a"),
                 "n/a" if c.ci is None else _signed_ci(c.ci),
                 ", ".join(f"{d:+.3f}" for d in c.diffs) or "n/a",
                 c.verdict,
@@ -249,37 +240,3 @@ def _failed_blocks(summary: Summary) -> list[Block]:
         return ["None."]
     rows = [[run.job, run.arm, run.replicate, run.reason] for run in summary.failed]
     return [Table(["job", "arm", "replicate", "reason"], rows)]
-
-
-def _plot(summary: Summary) -> None:
-    """Left: each arm's pooled patient AUROC with its 95% CI; right: run-level means ± std."""
-    shown = [m for m in METRICS if any(row.mean[m] is not None for row in summary.rows)]
-    size = (max(9.0, 4.0 + 0.4 * len(shown) * len(summary.rows)), 4.5)
-    figure, (left, right) = plt.subplots(1, 2, figsize=size, gridspec_kw={"width_ratios": [1, 2]})
-    for index, row in enumerate(summary.rows):
-        if row.patient is not None:
-            estimate = row.patient["auroc"]
-            error = [[estimate.value - estimate.ci[0]], [estimate.ci[1] - estimate.value]]
-            left.errorbar([index], [estimate.value], yerr=error, fmt="o", capsize=4)
-    left.set_xticks(range(len(summary.rows)), [r.arm for r in summary.rows], rotation=30)
-    left.tick_params(axis="x", labelsize="small")
-    left.axhline(0.5, color="grey", linestyle="--", linewidth=0.8)
-    left.set(ylabel="pooled patient AUROC, 95% CI", ylim=(0, 1.02), title="Patient level")
-    width = 0.8 / len(summary.rows)
-    positions = np.arange(len(shown))
-    for index, row in enumerate(summary.rows):
-        right.bar(
-            positions + (index - (len(summary.rows) - 1) / 2) * width,
-            [math.nan if row.mean[m] is None else row.mean[m] for m in shown],
-            width,
-            yerr=[row.std[m] or 0.0 for m in shown],
-            capsize=3,
-            label=row.arm,
-        )
-    right.set_xticks(positions, [METRICS[m] for m in shown], rotation=30)
-    right.set_ylim(bottom=0)
-    right.set(ylabel="mean ± std over jobs", title=f"Run level, sweep {summary.root.name}")
-    right.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    figure.tight_layout()
-    figure.savefig(summary.plot_path, dpi=120)
-    plt.close(figure)

@@ -2,29 +2,33 @@
 
 The question a sweep answers is whether an arm beats the baseline on the *same* patients. So
 the primary comparison pairs arms by patient: each replicate's out-of-fold test patients are
-pooled, both arms are scored on the same bootstrap resamples of patients, and the difference
-gets a 95% interval (see `thermal_icas.evaluation.compare`). Run-level metrics (one value per
-job) are summarised too, with an interval only from at least `MIN_REPLICATES` of them.
+pooled, both arms and every replicate are scored on the same bootstrap resamples of patients,
+and the difference gets a BCa interval and a p-value (see `thermal_icas.evaluation.compare`).
+The family is every paired comparison of patient AUROC the summary prints: its p-values are
+Holm-adjusted and the verdict reads the adjusted one. Balanced accuracy and the run-level
+metrics (one value per job, Nadeau-Bengio corrected t from `MIN_REPLICATES` jobs on) are
+exploratory: unadjusted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from thermal_icas.evaluation.bootstrap import BootstrapSettings, Interval, holm
 from thermal_icas.evaluation.compare import (
+    PRIMARY_METRIC,
     Estimate,
     PairedComparison,
     PatientSet,
     arm_estimates,
     paired_difference,
     pool,
-    replicate_interval,
-    verdict,
+    sharing,
 )
-from thermal_icas.evaluation.stats import BootstrapSettings
+from thermal_icas.evaluation.stats import corrected_t_interval
 from thermal_icas.reporting.summary.collect import Arm, Job, Replicate, Settings, label_of
 
 METRICS: dict[str, str] = {
@@ -37,7 +41,43 @@ METRICS: dict[str, str] = {
     "test/attention/in_face": "attention in face",
 }
 
-NO_PAIRS = "no replicate finished in both arms"
+NO_PAIRS = "n/a: no replicate finished in both arms"
+# a run-level interval from fewer values than this is not shown: with three values any three
+# same-signed differences would "exclude 0"
+MIN_REPLICATES = 5
+TOO_FEW_PAIRS = (
+    f"n/a: fewer than {MIN_REPLICATES} replicates (the per-replicate values are shown; the "
+    "patient-level comparison is the test)"
+)
+NO_SPLITS = "n/a: no splits.csv in a job, so the overlap of training sets is unknown"
+ALPHA = 0.05
+
+
+def primary_verdict(estimate: Estimate, ci: Interval, adjusted_p: float | None, family: int) -> str:
+    """The verdict of a comparison in the Holm family, read from its adjusted p-value; `ci`
+    is the interval shown beside it."""
+    low, high = ci
+    if not np.isfinite(estimate.value):
+        return "n/a: no resample scored both classes in both arms"
+    if adjusted_p is None or not np.isfinite(adjusted_p) or not np.isfinite([low, high]).all():
+        return "n/a: the bootstrap gave no interval (too few patients of a class)"
+    if adjusted_p < ALPHA:
+        return f"excludes 0 after Holm ({family} comparisons)"
+    return (
+        f"not significant at 5% after Holm ({family} comparisons); compatible with "
+        f"differences from {low:+.3f} to {high:+.3f}"
+    )
+
+
+def exploratory_verdict(ci: Interval | None, missing: str) -> str:
+    """A secondary metric's verdict: its own unadjusted interval, labelled as such."""
+    if ci is None:
+        return missing
+    if not np.isfinite(ci).all():
+        return "n/a: the interval is undefined (too few patients of a class)"
+    side = "includes" if ci[0] <= 0 <= ci[1] else "excludes"
+    return f"exploratory, unadjusted: CI {side} 0"
+
 
 Pooled = dict[Replicate, PatientSet]
 
@@ -54,6 +94,7 @@ class ArmRow:
     std: dict[str, float | None]
     repeats: tuple[str, ...]
     patient: dict[str, Estimate] | None
+    sharing: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,22 +106,33 @@ class Comparison:
     metric: str
     n_pairs: int
     mean_diff: float | None
-    ci: tuple[float, float] | None
+    ci: Interval | None
     diffs: tuple[float, ...]
+    missing: str = TOO_FEW_PAIRS
 
     @property
     def verdict(self) -> str:
-        return NO_PAIRS if self.n_pairs == 0 else verdict(self.ci)
+        return NO_PAIRS if self.n_pairs == 0 else exploratory_verdict(self.ci, self.missing)
 
 
 @dataclass(frozen=True)
 class PatientComparison:
-    """Arm minus baseline, paired by patient; `result` is None when no patient is shared."""
+    """Arm minus baseline, paired by patient; `result` is None when no patient is shared.
+    `adjusted_p` is the primary metric's Holm-adjusted p-value, `primary_ci` the interval the
+    summary shows for it (simultaneous when asked for)."""
 
     arm: str
     baseline: str
     repeats: tuple[str, ...]
     result: PairedComparison | None
+    adjusted_p: float | None = None
+    primary_ci: Interval | None = None
+
+    def shown_ci(self, metric: str, estimate: Estimate) -> Interval:
+        """The interval the summary shows: for the primary metric, simultaneous when asked."""
+        if metric == PRIMARY_METRIC and self.primary_ci is not None:
+            return self.primary_ci
+        return estimate.ci
 
 
 @dataclass(frozen=True)
@@ -116,10 +168,12 @@ def arm_row(label: str, arm: Arm, pooled: Pooled, bootstrap: BootstrapSettings) 
         values = np.array([m[metric] for m in finished if metric in m])
         mean[metric] = float(values.mean()) if values.size else None
         std[metric] = float(values.std(ddof=1)) if values.size >= 2 else None
-    patient = arm_estimates(list(pooled.values()), bootstrap) if pooled else None
+    sets = list(pooled.values())
+    patient = arm_estimates(sets, bootstrap) if pooled else None
     repeats = tuple(label_of(repeat) for repeat in pooled)
     n_failed = len(arm.jobs) - len(finished)
-    return ArmRow(label, arm.settings, len(finished), n_failed, mean, std, repeats, patient)
+    shared = sharing(sets) if sets else ""
+    return ArmRow(label, arm.settings, len(finished), n_failed, mean, std, repeats, patient, shared)
 
 
 def baseline_arms(
@@ -158,6 +212,29 @@ def compare_with_baselines(
     return Comparisons(runs, patients, unmatched)
 
 
+def adjust_family(
+    comparisons: Sequence[PatientComparison], level: float, simultaneous: bool
+) -> list[PatientComparison]:
+    """Holm-adjusted p-values of the primary metric over every comparison with a result and,
+    with `simultaneous`, Bonferroni-level intervals (level 1 - (1 - level) / k) for it."""
+    primary = [
+        None if c.result is None else c.result.estimates[PRIMARY_METRIC] for c in comparisons
+    ]
+    family = sum(estimate is not None for estimate in primary)
+    adjusted = holm([np.nan if e is None or e.p is None else e.p for e in primary])
+    joint = 1 - (1 - level) / max(family, 1) if simultaneous else level
+    return [
+        comparison
+        if estimate is None
+        else replace(
+            comparison,
+            adjusted_p=float(p),
+            primary_ci=estimate.distribution.interval(joint) if simultaneous else estimate.ci,
+        )
+        for comparison, estimate, p in zip(comparisons, primary, adjusted, strict=True)
+    ]
+
+
 def _baseline_for(
     arm: Settings,
     baseline: Mapping[str, str],
@@ -193,6 +270,8 @@ def _compare_runs(
 ) -> list[Comparison]:
     arm_metrics = {job.replicate: job.metrics for job in jobs if job.metrics is not None}
     base_metrics = {job.replicate: job.metrics for job in baseline_jobs if job.metrics is not None}
+    ratios = [job.test_train_ratio for job in [*jobs, *baseline_jobs] if job.metrics is not None]
+    ratio = None if not ratios or None in ratios else float(np.mean(ratios))  # type: ignore[arg-type]
     comparisons = []
     for metric in METRICS:
         diffs = np.array(
@@ -204,6 +283,7 @@ def _compare_runs(
                 and metric in base_metrics[rep]
             ]
         )
+        enough = diffs.size >= MIN_REPLICATES and ratio is not None
         comparisons.append(
             Comparison(
                 arm=label,
@@ -211,8 +291,9 @@ def _compare_runs(
                 metric=metric,
                 n_pairs=int(diffs.size),
                 mean_diff=float(diffs.mean()) if diffs.size else None,
-                ci=replicate_interval(diffs),
+                ci=corrected_t_interval(diffs, ratio, 0.95) if enough else None,  # type: ignore[arg-type]
                 diffs=tuple(float(d) for d in diffs),
+                missing=TOO_FEW_PAIRS if diffs.size < MIN_REPLICATES else NO_SPLITS,
             )
         )
     return comparisons
