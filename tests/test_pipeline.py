@@ -31,14 +31,21 @@ REQUIRED_KEYS = {
     "test/attention/sparsity",
 }
 SMOKE = ["experiment=smoke", "model.pretrained=none"]
-# a small synthetic set with a strong signal that the smoke budget learns
+# a small synthetic set with a strong signal that the smoke budget learns on every float path:
+# at 64 px and 15 epochs the whole-face model reached test AUROC 1.0 at seeds 0-2, at one and
+# two threads (at 32 px and 10 epochs it learnt at some seeds and thread counts only). The
+# siamese arm learns it more surely, but a model that picks so clean a feature up from
+# permuted labels ranks the test patients, with a random sign: no null check then.
 NULL_CHECK = [
     *SMOKE,
     "data.synthetic.signal=4",
     "data.synthetic.num_patients=90",
-    "training.finetune.epochs=10",
+    "data.image_size=64",
+    "training.finetune.epochs=15",
     "explain.focus_metrics=false",
 ]
+# a null run's 95% interval misses 0.5 in 1 of 20 float paths by design: the checks read 99%
+NULL_LEVEL = "eval.ci_level=0.99"
 
 
 def test_smoke_run_writes_every_output(compose_cfg: ComposeFn, tmp_path: Path) -> None:
@@ -111,7 +118,7 @@ def test_permuted_labels_give_a_test_interval_that_contains_chance(
     the test interval must contain 0.5, else something leaks."""
     learnt = run(compose_cfg(NULL_CHECK, tmp_path / "labels"))
     assert learnt["test/auroc_ci_low"] > 0.5
-    cfg = compose_cfg([*NULL_CHECK, "data.permute_labels=true"], tmp_path / "permuted")
+    cfg = compose_cfg([*NULL_CHECK, "data.permute_labels=true", NULL_LEVEL], tmp_path / "permuted")
     null = run(cfg)
     assert null["test/patient/auroc_ci_low"] < 0.5 < null["test/patient/auroc_ci_high"]
     assert null["test/auroc_ci_low"] < 0.5 < null["test/auroc_ci_high"]
@@ -120,7 +127,9 @@ def test_permuted_labels_give_a_test_interval_that_contains_chance(
 
 
 def test_no_signal_gives_a_test_interval_that_contains_chance(compose_cfg: ComposeFn) -> None:
-    cfg = compose_cfg([*SMOKE, "data.synthetic.signal=0", "data.synthetic.num_patients=60"])
+    cfg = compose_cfg(
+        [*SMOKE, "data.synthetic.signal=0", "data.synthetic.num_patients=60", NULL_LEVEL]
+    )
     metrics = run(cfg)
     assert metrics["test/patient/auroc_ci_low"] < 0.5 < metrics["test/patient/auroc_ci_high"]
 

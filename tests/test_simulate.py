@@ -8,6 +8,7 @@ from sklearn.metrics import roc_auc_score
 
 from tests.conftest import load_script
 from thermal_icas.evaluation.bootstrap import BootstrapSettings
+from thermal_icas.evaluation.compare import sharing
 from thermal_icas.evaluation.simulate import Design, coverage, null_check, simulate_sweep
 
 FAST = BootstrapSettings(1000, 0.95, 0)
@@ -67,3 +68,15 @@ def test_the_scripts_print_their_figures(capsys: pytest.CaptureFixture[str]) -> 
     assert line.startswith("5 10 0.8 bca=") and "delong_logit=" in line
     with pytest.raises(SystemExit):
         load_script("coverage").main(["--sizes", "12x24"])
+
+
+def test_sharing_says_which_replicates_scored_which_patients() -> None:
+    same, _ = simulate_sweep(Design(seeds=3), np.random.default_rng(1))
+    own, _ = simulate_sweep(Design(seeds=3, same_patients=False), np.random.default_rng(1))
+    assert sharing(same) == "all 3 replicates scored the same 60 patients"
+    distinct = len(np.unique(np.concatenate([s.patients for s in own])))
+    assert 60 < distinct <= 180
+    assert (
+        sharing(own) == f"3 replicates scored different sets of {distinct} distinct patients in all"
+    )
+    assert sharing(same[:1]) == "one replicate, 60 patients"

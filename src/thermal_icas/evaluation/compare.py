@@ -104,7 +104,7 @@ def sharing(sets: Sequence[PatientSet]) -> str:
     distinct = len(np.unique(np.concatenate([s.patients for s in sets])))
     if all(np.array_equal(s.patients, sets[0].patients) for s in sets):
         return f"all {len(sets)} replicates scored the same {distinct} patients"
-    return f"{len(sets)} replicates scored overlapping sets of {distinct} distinct patients"
+    return f"{len(sets)} replicates scored different sets of {distinct} distinct patients in all"
 
 
 @dataclass(frozen=True)
@@ -120,14 +120,10 @@ class Estimate:
     distribution: Distribution
     p: float | None = None
 
-    @property
-    def includes_zero(self) -> bool:
-        return self.ci[0] <= 0 <= self.ci[1]
-
 
 def _values(sets: Sequence[PatientSet], weights: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    """Each metric's mean over replicates per row of weights (NaN where no replicate has one),
-    and the observed per-replicate values (rows of ones)."""
+    """Each metric, (replicates, rows): every set under every row of its weights (NaN where a
+    row leaves a set without a class)."""
     auroc, balanced = [], []
     for patients, w in zip(sets, weights, strict=True):
         kernel = comparison_matrix(patients.scores, patients.labels)
