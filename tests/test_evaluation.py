@@ -570,3 +570,16 @@ def test_weighted_average_precision_matches_scikit_learn_with_ties_and_weights()
     weights[:, np.nonzero(labels)[0][0]] += 1  # every row keeps a positive
     expected = [average_precision_score(labels, scores, sample_weight=w) for w in weights]
     assert weighted_average_precision(scores, labels, weights) == pytest.approx(expected)
+
+
+def test_a_small_test_split_is_said_to_give_approximate_intervals(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rng = np.random.default_rng(8)
+    settings = EvalSettings(**FAST)
+    with caplog.at_level("WARNING"):
+        evaluate(_images(rng, 36, "v"), _images(rng, 36, "t"), 0.5, settings, tmp_path, ("a", "b"))
+    assert "approximate" not in caplog.text, "12 positive and 24 negative patients suffice"
+    with caplog.at_level("WARNING"):
+        evaluate(_images(rng, 30, "v"), _images(rng, 15, "t"), 0.5, settings, tmp_path, ("a", "b"))
+    assert "5 positive and 10 negative patients" in caplog.text and "approximate" in caplog.text

@@ -115,9 +115,7 @@ def null_check(
         baseline, arms = simulate_sweep(design, rng)
         draw = BootstrapSettings(settings.n_resamples, level, settings.seed + sweep)
         results = [
-            paired_difference(list(zip(arm, baseline, strict=True)), draw).estimates[
-                PRIMARY_METRIC
-            ]
+            paired_difference(list(zip(arm, baseline, strict=True)), draw).estimates[PRIMARY_METRIC]
             for arm in arms
         ]
         p_values = np.array([r.p for r in results], dtype=float)
