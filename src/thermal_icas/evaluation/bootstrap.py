@@ -120,14 +120,15 @@ class Distribution:
 
     def p_value(self, null: float = 0.0) -> float:
         """Two-sided p-value of `statistic = null` from the percentile interval: twice the
-        share of resamples on the far side of `null` (ties count half), so p < 1 - level
-        exactly when that interval excludes `null`."""
+        share of resamples on the far side of `null` (ties count half), counting the observed
+        sample as one more resample so that no p is 0; p < 1 - level when that interval
+        excludes `null`, up to 1 / n_resamples."""
         values = self._finite()
         if values is None:
             return float("nan")
-        ties = 0.5 * (values == null).mean()
-        tail = min((values < null).mean() + ties, (values > null).mean() + ties)
-        return float(min(1.0, 2 * tail))
+        ties = 0.5 * (values == null).sum()
+        far = min((values < null).sum(), (values > null).sum()) + ties
+        return float(min(1.0, 2 * (far + 1) / (values.size + 1)))
 
 
 def _perfect_separation_chance(shift: float, n_pos: int, n_neg: int) -> float:

@@ -150,10 +150,11 @@ def _paired_patient_blocks(summary: Summary) -> list[Block]:
     text = (
         f"Baseline: {wanted}. Each arm is compared with the baseline arm that shares its other "
         "swept settings, on the patients both scored in the same seed: arm minus baseline, the "
-        "mean over seeds; a BCa interval and a p-value from the same bootstrap resamples of "
-        "patients scoring both arms and every seed. **Primary metric: patient AUROC.** Its "
-        f"family is the {family} comparison(s) below; their p-values are Holm-adjusted and the "
-        f"verdict reads the adjusted one. {joint} Balanced accuracy is exploratory "
+        "mean over seeds; a percentile interval and its p-value from the same bootstrap "
+        "resamples of patients scoring both arms and every seed. **Primary metric: patient "
+        f"AUROC.** Its family is the {family} comparison(s) below; their p-values are "
+        f"Holm-adjusted and the verdict reads the adjusted one. {joint} Balanced accuracy is "
+        "exploratory "
         "(unadjusted). DeLong's p, where all seeds scored the same patients, tests the same "
         "quantity: the mean over seeds of the per-seed AUROC difference."
     )
