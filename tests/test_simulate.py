@@ -80,3 +80,8 @@ def test_sharing_says_which_replicates_scored_which_patients() -> None:
         sharing(own) == f"3 replicates scored different sets of {distinct} distinct patients in all"
     )
     assert sharing(same[:1]) == "one replicate, 60 patients"
+    small, _ = simulate_sweep(Design(positives=5, negatives=10, seeds=2), np.random.default_rng(1))
+    assert sharing(small) == (
+        "all 2 replicates scored the same 15 patients (5 positive: fewer than 12 in a class, "
+        "the intervals are approximate)"
+    )

@@ -25,6 +25,7 @@ from thermal_icas.evaluation.bootstrap import (
 )
 from thermal_icas.evaluation.patients import Scores
 from thermal_icas.evaluation.stats import (
+    MIN_CLASS_PATIENTS,
     comparison_matrix,
     delong_paired_p,
     edge_interval,
@@ -98,13 +99,23 @@ def draw_for(sets: Sequence[PatientSet], settings: BootstrapSettings) -> Patient
 
 
 def sharing(sets: Sequence[PatientSet]) -> str:
-    """In words: which replicates scored which patients."""
+    """In words: which replicates scored which patients, and whether a class is too small for
+    the intervals to be more than approximate."""
     if len(sets) == 1:
-        return f"one replicate, {len(sets[0])} patients"
-    distinct = len(np.unique(np.concatenate([s.patients for s in sets])))
-    if all(np.array_equal(s.patients, sets[0].patients) for s in sets):
-        return f"all {len(sets)} replicates scored the same {distinct} patients"
-    return f"{len(sets)} replicates scored different sets of {distinct} distinct patients in all"
+        text = f"one replicate, {len(sets[0])} patients"
+    elif all(np.array_equal(s.patients, sets[0].patients) for s in sets):
+        text = f"all {len(sets)} replicates scored the same {len(sets[0])} patients"
+    else:
+        distinct = len(np.unique(np.concatenate([s.patients for s in sets])))
+        text = (
+            f"{len(sets)} replicates scored different sets of {distinct} distinct patients in all"
+        )
+    positives = np.unique(np.concatenate([s.patients[s.labels == 1] for s in sets]))
+    negatives = np.unique(np.concatenate([s.patients[s.labels == 0] for s in sets]))
+    if min(len(positives), len(negatives)) < MIN_CLASS_PATIENTS:
+        text += f" ({len(positives)} positive: fewer than {MIN_CLASS_PATIENTS} in a class, "
+        text += "the intervals are approximate)"
+    return text
 
 
 @dataclass(frozen=True)
