@@ -164,10 +164,12 @@ def _distributions(
     sets: Sequence[PatientSet], draw: PatientDraw, baselines: Sequence[PatientSet] = ()
 ) -> tuple[dict[str, Distribution], dict[str, np.ndarray]]:
     """Per metric, the replicate mean (minus the baselines' where given) as a bootstrap
-    distribution, and its observed per-replicate values."""
-    values = _values(sets, _weights(sets, draw))
+    distribution, and its observed per-replicate values. Baselines are aligned with `sets`
+    (the same patients, in the same order), so they share its weights."""
+    weights = _weights(sets, draw)
+    values = _values(sets, weights)
     if baselines:
-        base = _values(baselines, _weights(baselines, draw))
+        base = _values(baselines, weights)
         values = {metric: values[metric] - base[metric] for metric in values}
     split = 1 + draw.counts.shape[0]
     distributions, observed = {}, {}
