@@ -21,8 +21,9 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from thermal_icas.config import project_root
+from thermal_icas.data.classes import resolve_classes
 from thermal_icas.data.duplicates import HashCache, find_duplicates
-from thermal_icas.data.records import find_class_dirs, resolve_classes, scan_folder
+from thermal_icas.data.records import find_class_dirs, scan_folder
 from thermal_icas.errors import USER_ERRORS, DatasetError
 
 

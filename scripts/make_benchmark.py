@@ -30,7 +30,8 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from thermal_icas.data.records import find_class_dirs, resolve_classes, scan_folder
+from thermal_icas.data.classes import resolve_classes
+from thermal_icas.data.records import find_class_dirs, scan_folder
 from thermal_icas.evaluation.bootstrap import BootstrapSettings
 from thermal_icas.evaluation.stats import bootstrap_intervals
 

@@ -99,6 +99,11 @@ def _test_dir_with_other_classes(tmp_path: Path) -> tuple[list[str], str]:
     return [f"data.data_dir={_toy(tmp_path)}", f"data.test_dir={other}"], "has classes"
 
 
+def _classes_that_do_not_say_which_is_icas(tmp_path: Path) -> tuple[list[str], str]:
+    root = make_toy_dataset(tmp_path / "de", {"stenose": 6, "kontrolle": 12}, size=32)
+    return [f"data.data_dir={root}"], "set data.positive_class=<one of ['kontrolle', 'stenose']>"
+
+
 def _bad_setting(tmp_path: Path) -> tuple[list[str], str]:
     return ["asymmetry=on", "asymmetry.align=tilt", "data.image_size=64"], "asymmetry.align='tilt'"
 
@@ -137,6 +142,7 @@ CASES: dict[str, Callable[[Path], tuple[list[str], str]]] = {
     "image-size-too-small": _image_too_small,
     "class-absent-from-a-split": _class_absent_from_a_split,
     "test-dir-other-classes": _test_dir_with_other_classes,
+    "classes-not-named": _classes_that_do_not_say_which_is_icas,
     "bad-setting-value": _bad_setting,
     "bad-explain-method": _bad_explain_method,
     "batch-size-zero": _batch_size_zero,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import logging
 import random
 from pathlib import Path
 
@@ -11,8 +13,9 @@ import pytest
 import torch
 
 from tests.conftest import make_toy_dataset, write_image
+from thermal_icas.data.classes import resolve_classes
 from thermal_icas.data.imageio import load_rgb
-from thermal_icas.data.records import ImageRecord, find_class_dirs, resolve_classes, scan_folder
+from thermal_icas.data.records import ImageRecord, find_class_dirs, scan_folder
 from thermal_icas.data.splits import permute_labels, read_splits, split_patients, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec
 from thermal_icas.data.thermal_data import ThermalData
@@ -48,13 +51,41 @@ def test_class_ids_come_from_sorted_names_whatever_the_listing_order(
     assert {r.label for r in records if "/icas/" in r.path} == {0}
 
 
+@pytest.mark.parametrize(
+    ("names", "positive"),
+    [
+        (["ICAS", "Non_ICAS"], "ICAS"),
+        (["icas", "non_icas"], "icas"),
+        (["ICAS_positive", "control"], "ICAS_positive"),
+        (["icas", "non-icas"], "icas"),
+        (["NonICAS", "stenosis"], "stenosis"),
+        (["ICAS-negative", "ICAS-positive"], "ICAS-positive"),
+        (["controls", "patients"], "patients"),
+    ],
+)
+def test_the_positive_class_is_read_from_names_in_any_case_and_spelling(
+    names: list[str], positive: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    classes = resolve_classes(sorted(names), None, "x")
+    assert classes.positive == positive
+    assert f"positive (ICAS) class '{positive}'" in caplog.text
+
+
+@pytest.mark.parametrize("names", [["a", "b"], ["stenose", "kontrolle"], ["icas", "icas_cases"]])
+def test_names_that_do_not_say_which_class_is_positive_stop_the_run(names: list[str]) -> None:
+    with pytest.raises(DatasetError, match=r"set data\.positive_class="):
+        resolve_classes(names, None, "x")
+
+
 def test_positive_class_setting(tmp_path: Path) -> None:
-    assert resolve_classes(["a", "b"], None, "x").positive == "b"
     assert resolve_classes(["a", "b"], "a", "x").positive_index == 0
+    # the setting matches whatever the case and separators
+    assert resolve_classes(["ICAS", "Non_ICAS"], "non-icas", "x").positive == "Non_ICAS"
     with pytest.raises(DatasetError, match="positive_class='c'"):
         resolve_classes(["a", "b"], "c", "x")
     with pytest.raises(DatasetError, match="exactly 2"):
-        resolve_classes(["a", "b", "c"], None, "x")
+        resolve_classes(["a", "b", "c"], "a", "x")
 
 
 def test_scan_reads_every_extension_in_any_case_and_ignores_other_files(tmp_path: Path) -> None:
@@ -205,7 +236,10 @@ def test_split_file_round_trip_and_leak_detection(tmp_path: Path) -> None:
 
     lines = (tmp_path / "splits.csv").read_text().splitlines()
     header, first, *rest = lines
-    leaked = first.rsplit(",", 1)[0] + ("," + ("test" if first.endswith("train") else "train"))
+    path, patient, label, split, positive = first.split(",")
+    moved = "test" if split == "train" else "train"
+    leaked = ",".join([path, patient, label, moved, positive])
+    assert header.split(",")[3:] == ["split", "positive"]
     twin = next(line for line in rest if line.split(",")[1] == first.split(",")[1])
     (tmp_path / "bad.csv").write_text("\n".join([header, leaked, twin]) + "\n")
     with pytest.raises(DatasetError, match="is in both"):
@@ -249,6 +283,21 @@ def test_external_test_folder_is_the_whole_test_split(tmp_path: Path) -> None:
     assert {Path(r.path).parents[1] for r in data.records("train")} == {train_root.resolve()}
     assert data.records("val") and data.counts("test") == {"icas": 6, "non_icas": 6}
     assert data.images is not None and data.images.shape == (len(data.rows), 3, 16, 16)
+
+
+def test_upper_case_class_folders_make_icas_positive_and_splits_csv_says_so(
+    tmp_path: Path,
+) -> None:
+    """`ICAS/` and `Non_ICAS/`, as exports write them: once the last sorted name, the controls,
+    silently became the positive class."""
+    root = make_toy_dataset(tmp_path / "d", {"ICAS": 6, "Non_ICAS": 12}, size=16)
+    data = _thermal_data(tmp_path, data_dir=str(root))
+    data.setup()
+    assert data.classes.positive == "ICAS" and data.classes.names == ("ICAS", "Non_ICAS")
+    data.write_splits(tmp_path / "run")
+    with (tmp_path / "run" / "splits.csv").open() as handle:
+        marked = {(row["label"], row["positive"]) for row in csv.DictReader(handle)}
+    assert marked == {("ICAS", "1"), ("Non_ICAS", "0")}
 
 
 @pytest.mark.parametrize("same_folder", [False, True])

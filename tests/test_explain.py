@@ -190,8 +190,9 @@ def test_attention_and_asymmetry_run_writes_focus_metrics_and_overlays(
 def test_the_overview_shows_each_chosen_image_with_its_own_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from thermal_icas.data.classes import ClassInfo
     from thermal_icas.data.datasets import CachedImageDataset
-    from thermal_icas.data.records import ClassInfo, ImageRecord
+    from thermal_icas.data.records import ImageRecord
     from thermal_icas.data.transforms import eval_transform
     from thermal_icas.explain import report
 

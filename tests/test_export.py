@@ -20,8 +20,8 @@ from tests.conftest import ComposeFn
 from tests.test_predict import _trained_run
 from thermal_icas import run_files
 from thermal_icas.asymmetry import SiameseFusion
+from thermal_icas.data.classes import ClassInfo
 from thermal_icas.data.preprocess import Preprocessor
-from thermal_icas.data.records import ClassInfo
 from thermal_icas.errors import ConfigError
 from thermal_icas.export import INPUT, export_onnx, export_run, preprocess_spec
 from thermal_icas.inference import TrainedRun, load_run, predict

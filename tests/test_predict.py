@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from tests.conftest import ComposeFn, make_toy_dataset, write_image
 from thermal_icas import run_files
 from thermal_icas.errors import PretrainedWeightsError
-from thermal_icas.inference import load_run, predict
+from thermal_icas.inference import load_run, predict, run_classes
 from thermal_icas.pipeline import run
 
 pytestmark = pytest.mark.slow
@@ -129,3 +129,21 @@ def test_an_unfinished_run_or_a_loose_checkpoint_gets_a_clear_error(
     (out / "metrics.json").unlink()
     with pytest.raises(PretrainedWeightsError, match="is not a finished run"):
         load_run(out)
+
+
+@pytest.mark.parametrize(
+    ("columns", "rows", "positive"),
+    [
+        # the run marks its positive class: predict takes it, whatever the names
+        ("path,patient,label,split,positive", ["a,P1,ICAS,test,1", "b,P2,Non_ICAS,test,0"], "ICAS"),
+        # a run from before the mark: the rule it was trained with (the last sorted name)
+        ("path,patient,label,split", ["a,P1,ICAS,test", "b,P2,Non_ICAS,test"], "Non_ICAS"),
+    ],
+)
+def test_predict_takes_the_positive_class_the_run_was_trained_with(
+    tmp_path: Path, columns: str, rows: list[str], positive: str
+) -> None:
+    (tmp_path / run_files.SPLITS).write_text("\n".join([columns, *rows]) + "\n")
+    cfg = OmegaConf.create({"data": {"positive_class": None}})
+    classes = run_classes(tmp_path, cfg)
+    assert classes.names == ("ICAS", "Non_ICAS") and classes.positive == positive

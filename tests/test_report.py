@@ -261,3 +261,33 @@ def test_a_smoke_run_writes_its_report_after_metrics(compose_cfg: ComposeFn) -> 
     load_script("report").main([str(out)])
     assert (out / run_files.METRICS).read_bytes() == saved
     assert Page(written.read_text()).table("Patients") == page.table("Patients")
+
+
+def test_the_runs_warnings_come_first_once_each(run_dir: Path) -> None:
+    leak = "1 pair(s) of images of different patients look the same, 1 of them across splits"
+    small = "the test split has 2 positive and 3 negative patients: intervals are approximate"
+    lines = [
+        "[2026-12-01 10:00:00,000][thermal_icas.pipeline][INFO] - Report: here",
+        f"[2026-12-01 10:00:01,000][thermal_icas.data.duplicates][WARNING] - {leak}",
+        f"[2026-12-01 10:00:02,000][thermal_icas.evaluation.evaluate][WARNING] - {small}",
+        f"[2026-12-01 10:00:03,000][thermal_icas.data.duplicates][WARNING] - {leak}",
+    ]
+    (run_dir / "train.log").write_text("\n".join(lines) + "\n")
+    text = report(run_dir).text
+    assert "Warnings (2)" in text and text.count("look the same") == 1
+    assert text.index(leak) < text.index(small) < text.index("Settings")
+    assert "Report: here" not in text
+
+    (run_dir / "train.log").write_text(lines[0] + "\n")
+    assert "The run logged no warning." in report(run_dir).text
+    (run_dir / "train.log").unlink()
+    assert "No job log" in report(run_dir).text
+
+
+def test_the_report_names_the_positive_class_splits_csv_marks(run_dir: Path) -> None:
+    assert "Positive (ICAS) class: not recorded" in report(run_dir).text
+    with (run_dir / run_files.SPLITS).open() as handle:
+        rows = list(csv.DictReader(handle))
+    marked = [[*row.values(), int(row["label"] == "icas")] for row in rows]
+    write_csv(run_dir / run_files.SPLITS, [*rows[0], "positive"], marked)
+    assert "Positive (ICAS) class: 'icas'" in report(run_dir).text

@@ -21,15 +21,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from thermal_icas import run_files
 from thermal_icas.asymmetry import side_label
+from thermal_icas.data.classes import ClassInfo
 from thermal_icas.data.preprocess import PreprocessedImages, Preprocessor, write_skipped
 from thermal_icas.data.records import (
-    ClassInfo,
     compile_patient_regex,
     list_images,
     patient_of,
     patient_source,
-    resolve_classes,
 )
+from thermal_icas.data.splits import SPLIT_POSITIVE
 from thermal_icas.errors import DatasetError, PretrainedWeightsError
 from thermal_icas.explain.maps import CAM_METHODS, ExplanationMaps, explain_batch
 from thermal_icas.explain.overlay import explanation_rows
@@ -93,7 +93,7 @@ def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> Train
         )
     cfg = OmegaConf.load(directory / run_files.CONFIG)
     assert isinstance(cfg, DictConfig)
-    classes = _run_classes(directory, cfg)
+    classes = run_classes(directory, cfg)
     metrics = json.loads((directory / run_files.METRICS).read_text())
     classifier = _load_classifier(checkpoint, cfg, len(classes.names)).to(device).eval()
     return TrainedRun(
@@ -112,11 +112,20 @@ def _refuse_clinical(directory: Path) -> None:
         )
 
 
-def _run_classes(directory: Path, cfg: DictConfig) -> ClassInfo:
+def run_classes(directory: Path, cfg: DictConfig) -> ClassInfo:
+    """The classes the run was trained with, positive as its splits.csv marks it. Runs from
+    before that mark chose it by the rule of their time (`icas` exactly, else the last sorted
+    name), which is what their threshold and metrics describe."""
     splits = directory / run_files.SPLITS
     with splits.open(newline="") as handle:
-        names = sorted({row["label"] for row in csv.DictReader(handle)})
-    return resolve_classes(names, cfg.data.positive_class, str(splits))
+        rows = list(csv.DictReader(handle))
+    names = tuple(sorted({row["label"] for row in rows}))
+    marked = {row["label"] for row in rows if row.get(SPLIT_POSITIVE) == "1"}
+    if len(marked) == 1:
+        return ClassInfo(names, marked.pop())
+    positive = cfg.data.positive_class or ("icas" if "icas" in names else names[-1])
+    log.warning("%s marks no positive class (an older run): taking '%s'", splits, positive)
+    return ClassInfo(names, positive)
 
 
 def _load_classifier(checkpoint: Path, cfg: DictConfig, num_classes: int) -> ThermalClassifier:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from thermal_icas.data.records import ClassInfo, ImageRecord, find_class_dirs, scan_folder
+from thermal_icas.data.classes import ClassInfo
+from thermal_icas.data.records import ImageRecord, find_class_dirs, scan_folder
 from thermal_icas.data.splits import check_disjoint, fold_patients, read_splits, split_patients
 from thermal_icas.errors import DatasetError
 

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from thermal_icas.data.classes import ClassInfo
 from thermal_icas.errors import ConfigError, DatasetError
 
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
-DEFAULT_POSITIVE_CLASS = "icas"
 # data.patient_from: where a patient id is read
 PATIENT_SOURCES = ("filename", "folder", "auto")
 # ids look per-image when more than this share of them has a single image, in a dataset of at
@@ -28,26 +28,6 @@ class ImageRecord:
     path: str
     patient: str
     label: int
-
-
-@dataclass(frozen=True)
-class ClassInfo:
-    """Class ids come from sorted names, so they never depend on directory listing order."""
-
-    names: tuple[str, ...]
-    positive: str
-
-    @property
-    def positive_index(self) -> int:
-        return self.names.index(self.positive)
-
-    @property
-    def negative(self) -> str:
-        return next(name for name in self.names if name != self.positive)
-
-    def predicted(self, prob_positive: float, threshold: float) -> str:
-        """The screening decision: positive when the probability exceeds the threshold."""
-        return self.positive if prob_positive > threshold else self.negative
 
 
 def is_image_file(path: Path) -> bool:
@@ -86,21 +66,6 @@ def find_class_dirs(data_dir: Path) -> list[str]:
             f"data_dir '{data_dir}' has no class folders (expected e.g. icas/ and non_icas/)"
         )
     return names
-
-
-def resolve_classes(names: list[str], positive_class: str | None, source: str) -> ClassInfo:
-    if len(names) != 2:
-        raise DatasetError(
-            f"{source}: found {len(names)} class folder(s) {names}; "
-            "binary screening needs exactly 2"
-        )
-    if positive_class is None:
-        positive_class = DEFAULT_POSITIVE_CLASS if DEFAULT_POSITIVE_CLASS in names else names[-1]
-    if positive_class not in names:
-        raise DatasetError(
-            f"data.positive_class='{positive_class}' is not one of the classes {names}"
-        )
-    return ClassInfo(names=tuple(names), positive=positive_class)
 
 
 def patient_id(path: Path, pattern: re.Pattern[str]) -> str:

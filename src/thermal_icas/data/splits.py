@@ -10,11 +10,15 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from thermal_icas.data.records import ClassInfo, ImageRecord
+from thermal_icas.data.classes import ClassInfo
+from thermal_icas.data.records import ImageRecord
 from thermal_icas.errors import DatasetError
 
 SPLITS = ("train", "val", "test")
 SPLIT_COLUMNS = ("path", "patient", "label", "split")
+# written too: 1 on the rows of the positive class, so that predict and export read the
+# positive class the run was trained with rather than choosing it again
+SPLIT_POSITIVE = "positive"
 
 
 def split_patients(
@@ -130,9 +134,12 @@ def write_splits(path: Path, rows: Sequence[tuple[ImageRecord, str]], classes: C
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(SPLIT_COLUMNS)
+        writer.writerow([*SPLIT_COLUMNS, SPLIT_POSITIVE])
         for record, split in rows:
-            writer.writerow([record.path, record.patient, classes.names[record.label], split])
+            positive = int(record.label == classes.positive_index)
+            writer.writerow(
+                [record.path, record.patient, classes.names[record.label], split, positive]
+            )
 
 
 def read_splits(path: Path, classes: ClassInfo) -> list[tuple[ImageRecord, str]]:

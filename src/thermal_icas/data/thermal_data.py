@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from thermal_icas import run_files
 from thermal_icas.asymmetry import Asymmetry
 from thermal_icas.data.batch_augment import BatchAugment
+from thermal_icas.data.classes import ClassInfo, resolve_classes
 from thermal_icas.data.cohort import assign_splits, scan_cohort
 from thermal_icas.data.datasets import (
     CachedImageDataset,
@@ -27,7 +28,7 @@ from thermal_icas.data.datasets import (
 from thermal_icas.data.device_batches import DeviceBatches
 from thermal_icas.data.duplicates import report_duplicates, screen_duplicates
 from thermal_icas.data.preprocess import Preprocessor, write_skipped
-from thermal_icas.data.records import ClassInfo, ImageRecord, find_class_dirs, resolve_classes
+from thermal_icas.data.records import ImageRecord, find_class_dirs
 from thermal_icas.data.splits import permute_labels, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
 from thermal_icas.data.transforms import AugmentConfig, train_transform

@@ -10,8 +10,9 @@ import cv2
 import torch
 
 from thermal_icas import run_files
+from thermal_icas.data.classes import ClassInfo
 from thermal_icas.data.datasets import CachedImageDataset
-from thermal_icas.data.records import ClassInfo, ImageRecord
+from thermal_icas.data.records import ImageRecord
 from thermal_icas.explain.focus import in_face_share, top_mass_share
 from thermal_icas.explain.maps import explain_batch
 from thermal_icas.explain.overlay import explanation_rows

@@ -14,7 +14,8 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from thermal_icas import run_files
-from thermal_icas.data.records import ClassInfo, ImageRecord
+from thermal_icas.data.classes import ClassInfo
+from thermal_icas.data.records import ImageRecord
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.lit.classifier import ClassifierModule, TestImages
 from thermal_icas.reporting.contact_sheet import contact_sheet

@@ -5,24 +5,15 @@ file is missing is replaced by a one-line note; only unreadable files are errors
 
 from __future__ import annotations
 
-import csv
-import json
 import re
-from collections import Counter
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
-from itertools import chain
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from thermal_icas import run_files
 from thermal_icas.explain.shortcut import ALARM_KEY, EFFECT_KEY
 from thermal_icas.reporting import page
+from thermal_icas.reporting.report_header import header, read, read_csv
 
-SPLIT_ORDER = ("train", "val", "test")
-COUNTED = ("images", "patients")
 # (label, key under test/ or test/patient/), in the order a reader wants them
 RESULT_ROWS = (
     *(("AUROC", "auroc"), ("AUPRC", "auprc"), ("sensitivity", "sensitivity")),
@@ -50,12 +41,10 @@ def write_report(run_dir: Path) -> Path:
 def render_report(run_dir: Path) -> str:
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder {run_dir} does not exist")
-    cfg = _read(run_dir / run_files.CONFIG) or {}
-    metrics = _read(run_dir / run_files.METRICS)
+    cfg = read(run_dir / run_files.CONFIG) or {}
+    metrics = read(run_dir / run_files.METRICS)
     task = cfg.get("task_name", "run")
-    body = [page.heading(1, f"{task}: {run_dir.name}"), _finished(run_dir)]
-    body += _settings(run_dir, cfg)
-    body += _data(run_dir / run_files.SPLITS)
+    body = [page.heading(1, f"{task}: {run_dir.name}"), *header(run_dir, cfg)]
     body += _results(metrics)
     body += _figures(run_dir)
     body += _shortcuts(metrics, cfg)
@@ -66,116 +55,12 @@ def render_report(run_dir: Path) -> str:
     return page.page(f"{task} run {run_dir.name}", body)
 
 
-def _read(path: Path) -> Any:
-    """A run's JSON or YAML file, None when it is missing; an unreadable one names itself."""
-    if not path.is_file():
-        return None
-    content = path.read_text()
-    try:
-        return json.loads(content) if path.suffix == ".json" else yaml.safe_load(content)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise ValueError(f"{path} cannot be read: {error}") from error
-
-
-def _read_csv(path: Path, columns: Sequence[str]) -> list[dict[str, str]] | None:
-    if not path.is_file():
-        return None
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path} lacks the column(s) {', '.join(missing)}")
-        return list(reader)
-
-
 def _number(value: object, spec: str = ".3f") -> str:
     """A value as the README writes it, or as it stands when it is no number."""
     try:
         return format(float(value), spec)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return str(value)
-
-
-def _finished(run_dir: Path) -> str:
-    metrics = run_dir / run_files.METRICS
-    if not metrics.is_file():
-        return page.note("No metrics.json: the run has not finished.")
-    when = datetime.fromtimestamp(metrics.stat().st_mtime, tz=timezone.utc)
-    return page.paragraph(f"Finished {when:%Y-%m-%d %H:%M} UTC (metrics.json written).")
-
-
-def _settings(run_dir: Path, cfg: Mapping) -> list[str]:
-    out = [page.heading(2, "Settings")]
-    overrides = _read(run_dir / run_files.OVERRIDES)
-    if overrides is None:
-        out.append(page.note(f"{run_files.OVERRIDES} is missing: overrides not shown."))
-    else:
-        listed = " ".join(f"`{item}`" for item in overrides) or "none (the defaults)"
-        out.append(page.paragraph(f"Overrides: {listed}"))
-    if not cfg:
-        return [*out, page.note(f"{run_files.CONFIG} is missing: settings not shown.")]
-    return [*out, page.table(("lever", "setting"), _levers(cfg))]
-
-
-def _name(node: object) -> str:
-    """A config node by its class: `thermal_icas.masks.NoMask` -> `NoMask`."""
-    return str(node.get("_target_", "?")).rsplit(".", 1)[-1] if isinstance(node, Mapping) else "?"
-
-
-def _lever(node: object, *keys: str) -> str:
-    """An optional group: `off` when null, else `on` with the keys that tell its options apart."""
-    if not isinstance(node, Mapping):
-        return "off"
-    return ", ".join(["on", *(f"{key} {node.get(key)}" for key in keys)])
-
-
-def _levers(cfg: Mapping) -> list[tuple[str, str]]:
-    mask, data = cfg.get("mask") or {}, cfg.get("data") or {}
-    model, training = cfg.get("model") or {}, cfg.get("training") or {}
-    finetune, stage1 = training.get("finetune") or {}, training.get("contrastive") or {}
-    skip = training.get("skip_contrastive")
-    first = "skipped" if skip else f"{stage1.get('epochs')} epochs"
-    mode, epochs = finetune.get("mode"), finetune.get("epochs")
-    return [
-        ("data", str(data.get("data_dir") or "embedded synthetic dataset")),
-        ("mask", f"{_name(mask.get('method'))}, background {mask.get('background_value')}"),
-        ("attention", _lever(cfg.get("attention"), "layer")),
-        ("asymmetry", _lever(cfg.get("asymmetry"), "fusion", "align")),
-        ("clinical", _clinical(cfg.get("clinical"), data)),
-        ("training", f"stage 1: {first}; fine-tuning ({mode}): {epochs} epochs"),
-        ("loss", "not used (stage 1 skipped)" if skip else _name(cfg.get("loss"))),
-        ("model", f"{model.get('backbone')}, pretrained {model.get('pretrained')}"),
-        ("image size", f"{data.get('image_size')} px"),
-        ("palette", str(data.get("palette"))),
-        ("seed", str(cfg.get("seed"))),
-    ]
-
-
-def _clinical(node: object, data: Mapping) -> str:
-    if not isinstance(node, Mapping):
-        return "off"
-    table = data.get("clinical_csv") or f"embedded table, signal {node.get('synthetic_signal')}"
-    model = f", {node.get('model')}" if node.get("use") == "only" else ""
-    return f"{node.get('use')}{model} ({table})"
-
-
-def _data(path: Path) -> list[str]:
-    out = [page.heading(2, "Data")]
-    rows = _read_csv(path, ("patient", "label", "split"))
-    if rows is None:
-        return [*out, page.note(f"{path.name} is missing: data counts not shown.")]
-    classes = sorted({row["label"] for row in rows})
-    found = {row["split"] for row in rows}
-    splits = [s for s in SPLIT_ORDER if s in found] + sorted(found - set(SPLIT_ORDER))
-    images = Counter((row["split"], row["label"]) for row in rows)
-    patients = {(row["split"], row["label"], row["patient"]) for row in rows}
-    per_patient = Counter((split, label) for split, label, _ in patients)
-    header = ["split"] + [f"{n} {what}" for n in (*classes, "all") for what in COUNTED]
-    table = []
-    for split in splits:
-        counts = [(images[split, name], per_patient[split, name]) for name in classes]
-        table.append([split, *chain(*counts, map(sum, zip(*counts, strict=True)))])
-    return [*out, page.table(header, table)]
 
 
 def _interval(metrics: Mapping[str, float], key: str) -> str:
@@ -265,7 +150,7 @@ def _shortcuts(metrics: Mapping[str, float] | None, cfg: Mapping) -> list[str]:
 
 def _explanations(folder: Path) -> list[str]:
     out = [page.heading(2, "Explanations: class maps of fixed test images")]
-    rows = _read_csv(folder / run_files.EXPLAIN_INDEX, ("file", "label", "prob_positive"))
+    rows = read_csv(folder / run_files.EXPLAIN_INDEX, ("file", "label", "prob_positive"))
     if rows is None:
         return [*out, page.note(f"{run_files.EXPLAIN_INDEX} is missing: no overlays shown.")]
     figures = []
@@ -285,7 +170,7 @@ def _cohort(run_dir: Path) -> list[str]:
     if not maps.is_file() and not regions.is_file():
         return [*out, page.note(f"No cohort explanation ({run_files.COHORT_DIR}/) for this run.")]
     out.append(page.image(maps, "Mean class maps per class"))
-    rows = _read_csv(regions, ("region",))
+    rows = read_csv(regions, ("region",))
     if rows is None:
         return [*out, page.note(f"{regions.name} is missing: no region table.")]
     header = list(rows[0]) if rows else ["region"]
@@ -300,7 +185,7 @@ def _region_cell(column: str, value: str) -> str:
 
 
 def _test_patients(path: Path) -> list[str]:
-    rows = _read_csv(path, ("patient", "label", "score", "predicted"))
+    rows = read_csv(path, ("patient", "label", "score", "predicted"))
     if rows is None:
         return [page.heading(2, "Test patients"), page.note(f"{path.name} is missing.")]
     wrong = ["wrong" if row["label"] != row["predicted"] else "" for row in rows]

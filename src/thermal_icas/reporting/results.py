@@ -12,7 +12,8 @@ import lightning
 import torch
 
 from thermal_icas.asymmetry import side_label
-from thermal_icas.data.records import ClassInfo, ImageRecord
+from thermal_icas.data.classes import ClassInfo
+from thermal_icas.data.records import ImageRecord
 
 
 def write_metrics(path: Path, metrics: Mapping[str, float]) -> None:
