@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -126,6 +127,11 @@ def test_an_unfinished_run_or_a_loose_checkpoint_gets_a_clear_error(
     monkeypatch.chdir(loose)
     with pytest.raises(PretrainedWeightsError, match=r"has no \.hydra/config\.yaml"):
         load_run("model.ckpt")
+    # cut short, as by a full disk: one line naming it and the checkpoints that could serve
+    best.write_bytes(best.read_bytes()[: best.stat().st_size // 2])
+    damaged = rf"'{re.escape(str(best))}' is damaged or is not a checkpoint \(.*last\.ckpt is"
+    with pytest.raises(PretrainedWeightsError, match=damaged):
+        load_run(out)
     (out / "metrics.json").unlink()
     with pytest.raises(PretrainedWeightsError, match="is not a finished run"):
         load_run(out)

@@ -11,8 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from tests.conftest import drop_checkpoints
+from thermal_icas.errors import PretrainedWeightsError
+from thermal_icas.resume import resume_from
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +127,13 @@ def test_a_finished_run_is_never_overwritten(
         assert "holds a finished run" in result.stderr
         assert "Traceback" not in result.stderr
     assert [path.read_bytes() for path in files] == before
+
+
+def test_a_damaged_last_checkpoint_is_named_not_a_traceback(tmp_path: Path) -> None:
+    last = tmp_path / STAGE_CHECKPOINT["stage2"]
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"PK\x03\x04 cut short")
+    cfg = OmegaConf.create({"resume": str(tmp_path), "paths": {"output_dir": str(tmp_path)}})
+    with pytest.raises(PretrainedWeightsError, match="delete it and resume again: classifier"):
+        resume_from(cfg, "classifier")
+    assert resume_from(cfg, "contrastive") is None

@@ -35,6 +35,7 @@ from thermal_icas.explain.maps import CAM_METHODS, ExplanationMaps, explain_batc
 from thermal_icas.explain.overlay import explanation_rows
 from thermal_icas.models.encoder import explain_layer
 from thermal_icas.models.heads import ThermalClassifier
+from thermal_icas.torch_files import read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +129,24 @@ def run_classes(directory: Path, cfg: DictConfig) -> ClassInfo:
     return ClassInfo(names, positive)
 
 
+def _instead(checkpoint: Path) -> str:
+    """The run's other classifier checkpoints, which could serve in a damaged one's place."""
+    folder = checkpoint.parent
+    last = folder / run_files.LAST_CHECKPOINT
+    others = [p for p in sorted(folder.glob(run_files.BEST_CHECKPOINT_GLOB)) if p != checkpoint]
+    others += [last] if last.is_file() and last != checkpoint else []
+    if not others:
+        return "the run has no other classifier checkpoint: train it again"
+    listed = ", ".join(p.name for p in others)
+    return (
+        f"point ckpt_path at another in {folder} ({listed}; {run_files.LAST_CHECKPOINT} is the "
+        "last epoch, not the best on val)"
+    )
+
+
 def _load_classifier(checkpoint: Path, cfg: DictConfig, num_classes: int) -> ThermalClassifier:
     """Weights only (no pickled code), into the architecture the run's config describes."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    saved = read_checkpoint(checkpoint, _instead(checkpoint))
     state = saved.get("state_dict") if isinstance(saved, dict) else None
     if not state or not any(key.startswith("model.") for key in state):
         raise PretrainedWeightsError(f"'{checkpoint}' is not a stage-2 classifier checkpoint")

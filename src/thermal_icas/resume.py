@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 from thermal_icas import run_files
 from thermal_icas.models.checkpoint import load_encoder, save_encoder
 from thermal_icas.models.encoder import ThermalEncoder
+from thermal_icas.torch_files import read_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def save_rng(path: Path) -> None:
 
 
 def load_rng(path: Path) -> None:
-    set_rng_state(torch.load(path, weights_only=True))
+    set_rng_state(read_checkpoint(path, "delete it: stage 2 then starts with fresh generators"))
 
 
 def resume_from(cfg: DictConfig, stage: str) -> str | None:
@@ -85,6 +86,7 @@ def resume_from(cfg: DictConfig, stage: str) -> str | None:
     found = run_files.last_checkpoint(cfg.paths.output_dir, stage)
     if found is None:
         return None
+    read_checkpoint(found, f"delete it and resume again: {stage} training then restarts at epoch 1")
     log.info("Resuming %s training from %s", stage, found)
     return str(found)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
 from torchvision import models
 
 from thermal_icas.errors import ConfigError, PretrainedWeightsError
+from thermal_icas.torch_files import read_checkpoint
 
 BACKBONES: dict[str, tuple[Callable[..., models.ResNet], models.WeightsEnum]] = {
     "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1),
@@ -44,7 +44,7 @@ def _from_file(factory: Callable[..., models.ResNet], name: str, path: Path) -> 
         raise PretrainedWeightsError(
             f"model.pretrained='{path}' is neither 'none', 'imagenet' nor an existing file"
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint(path, "model.pretrained needs a whole weights file")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     model = factory(weights=None)

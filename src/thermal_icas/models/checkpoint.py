@@ -10,6 +10,7 @@ import torch
 from thermal_icas import run_files
 from thermal_icas.errors import PretrainedWeightsError
 from thermal_icas.models.encoder import ThermalEncoder
+from thermal_icas.torch_files import read_checkpoint
 
 
 def save_encoder(encoder: ThermalEncoder, path: Path) -> None:
@@ -28,7 +29,7 @@ def load_encoder(encoder: ThermalEncoder, path: str | Path) -> None:
         path = path / run_files.ENCODER
     if not path.is_file():
         raise PretrainedWeightsError(f"training.encoder_ckpt: no encoder checkpoint at '{path}'")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = read_checkpoint(path, "train stage 1 again (without training.encoder_ckpt)")
     if _built(saved.get("arch") or {}) != _built(encoder.arch):
         raise PretrainedWeightsError(
             f"training.encoder_ckpt '{path}' was trained as {saved.get('arch')}, "
