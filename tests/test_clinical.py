@@ -4,6 +4,7 @@ the embedded table's signal, the clinical-only arm and the fused classifier."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,34 @@ def test_columns_are_typed_and_missing_cells_read_as_missing(tmp_path: Path) -> 
 def test_a_bad_table_is_refused_naming_the_cell(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(DatasetError, match=message):
         read_table(write_csv(tmp_path / "bad.csv", text))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252"])
+def test_a_spreadsheets_export_reads_separator_mark_and_decimal_commas(
+    tmp_path: Path, encoding: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`;`-separated, a byte-order mark (or Windows-1252) and decimal commas: as a spreadsheet
+    in a comma-decimal locale saves it."""
+    text = "patient;age;bmi;site\nA;60;23,5;Zürich\nB;71;NA;Genève\nC;65;31;Zürich\n"
+    path = tmp_path / "export.csv"
+    path.write_bytes(text.encode(encoding))
+    caplog.set_level(logging.INFO)
+    table = read_table(path)
+    assert table.numeric["bmi"]["A"] == 23.5 and table.numeric["bmi"]["C"] == 31.0
+    assert table.numeric["age"]["B"] == 71.0 and np.isnan(table.numeric["bmi"]["B"])
+    assert table.categorical["site"]["B"] == "Genève"
+    said = "byte-order mark" if encoding == "utf-8-sig" else "read as Windows-1252"
+    assert "separator ';'" in caplog.text and said in caplog.text
+    assert "decimal commas in bmi" in caplog.text and "decimal commas in age" not in caplog.text
+
+
+def test_decimal_points_and_commas_mixed_in_a_column_are_refused(tmp_path: Path) -> None:
+    text = "patient;bmi\nA;23,5\nB;24.1\nC;25,0\nD;26,2\n"
+    with pytest.raises(
+        DatasetError,
+        match=r"column 'bmi' mixes decimal commas \('23,5', line 2\) and points \('24\.1', line 3\)",
+    ):
+        read_table(write_csv(tmp_path / "mixed.csv", text))
 
 
 def test_unknown_columns_and_a_missing_file_are_refused(tmp_path: Path) -> None:

@@ -1,6 +1,9 @@
 """A clinical table: one row per patient, read and checked before any work starts.
 
-The file is a CSV with a `patient` column matching the image file names' patient ids and any
+The file is a CSV, as a spreadsheet saves it: the separator (`,`, `;` or tab) is the one that
+splits the header into the most columns, a byte-order mark is dropped, and a column whose
+numbers all use a decimal comma (`23,5`) reads as numbers; the log says what was detected. It
+has a `patient` column matching the image file names' patient ids and any
 number of covariates. A column whose values all read as numbers is numeric; one where most do
 but some do not is refused (a typo, not a category); any other is categorical. Cells that are
 empty or read NA, N/A, NaN, null, None or ? are missing, and imputed later from the training
@@ -9,15 +12,22 @@ split alone (`ClinicalFeatures`).
 
 from __future__ import annotations
 
+import codecs
 import csv
+import logging
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from thermal_icas.errors import DatasetError
 
+log = logging.getLogger(__name__)
+
 PATIENT = "patient"
+SEPARATORS = (",", ";", "\t")
+DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+$")
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 
 
@@ -65,12 +75,16 @@ def read_table(
     path = Path(path).expanduser()
     if not path.is_file():
         raise DatasetError(f"data.clinical_csv='{path}' is not a file")
-    with path.open(newline="", encoding="utf-8-sig") as file:
-        reader = csv.DictReader(file)
-        header = [name.strip() for name in reader.fieldnames or []]
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    text, encoding = _decoded(path.read_bytes())
+    separator = max(SEPARATORS, key=text.partition("\n")[0].count)
+    reader = csv.DictReader(text.splitlines(), delimiter=separator)
+    header = [name.strip() for name in reader.fieldnames or []]
+    rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in reader]
+    read_as = f"separator {separator!r}, {encoding}"
     if PATIENT not in header:
-        raise DatasetError(f"{path}: no '{PATIENT}' column (columns: {', '.join(header)})")
+        raise DatasetError(
+            f"{path}: no '{PATIENT}' column (columns: {', '.join(header)}; read with {read_as})"
+        )
     chosen = [name for name in header if name != PATIENT] if columns is None else list(columns)
     unknown = [name for name in [*chosen, *categorical] if name not in header or name == PATIENT]
     if unknown:
@@ -83,8 +97,11 @@ def read_table(
     patients = _patient_ids(path, rows)
     numeric: dict[str, dict[str, float]] = {}
     kinds: dict[str, dict[str, str | None]] = {}
+    commas = [n for n in chosen if _decimal_commas(path, n, [row.get(n, "") for row in rows])]
+    log.info("%s: %s%s", path, read_as, f", decimal commas in {', '.join(commas)}" * bool(commas))
     for name in chosen:
         values = [row.get(name, "") for row in rows]
+        values = [v.replace(",", ".") for v in values] if name in commas else values
         parsed = None if name in categorical else _as_numbers(path, name, values, patients)
         if parsed is not None:
             numeric[name] = dict(zip(patients, parsed, strict=True))
@@ -94,6 +111,16 @@ def read_table(
     table = ClinicalTable(str(path), numeric, kinds)
     _refuse_constant(table)
     return table
+
+
+def _decoded(raw: bytes) -> tuple[str, str]:
+    """The file's text and how it was encoded: UTF-8 (with or without the byte-order mark
+    spreadsheets write), else the Windows code page older spreadsheets save in."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace"), "not UTF-8: read as Windows-1252"
+    return text, "UTF-8 with a byte-order mark" if raw.startswith(codecs.BOM_UTF8) else "UTF-8"
 
 
 def _patient_ids(path: Path, rows: list[dict[str, str]]) -> list[str]:
@@ -126,6 +153,20 @@ def _as_numbers(
             f"empty (missing) or list '{name}' in clinical.categorical"
         )
     return [math.nan if numbers.get(i) is None else float(numbers[i]) for i in range(len(values))]
+
+
+def _decimal_commas(path: Path, name: str, values: list[str]) -> bool:
+    """Whether the column writes its numbers with a decimal comma (a spreadsheet's locale); a
+    column that mixes `23,5` with `24.1` is refused, as either reading could be wrong."""
+    commas = [i for i, v in enumerate(values) if DECIMAL_COMMA.match(v)]
+    points = [i for i, v in enumerate(values) if "." in v and _number(v) is not None]
+    if commas and points:
+        raise DatasetError(
+            f"{path}: column '{name}' mixes decimal commas ('{values[commas[0]]}', line "
+            f"{commas[0] + 2}) and points ('{values[points[0]]}', line {points[0] + 2}); "
+            "write its numbers one way"
+        )
+    return bool(commas)
 
 
 def _number(value: str) -> float | None:
