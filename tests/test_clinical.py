@@ -86,10 +86,8 @@ def test_a_spreadsheets_export_reads_separator_mark_and_decimal_commas(
 
 def test_decimal_points_and_commas_mixed_in_a_column_are_refused(tmp_path: Path) -> None:
     text = "patient;bmi\nA;23,5\nB;24.1\nC;25,0\nD;26,2\n"
-    with pytest.raises(
-        DatasetError,
-        match=r"column 'bmi' mixes decimal commas \('23,5', line 2\) and points \('24\.1', line 3\)",
-    ):
+    mixed = r"'bmi' mixes decimal commas \('23,5', line 2\) and points \('24\.1', line 3\)"
+    with pytest.raises(DatasetError, match=mixed):
         read_table(write_csv(tmp_path / "mixed.csv", text))
 
 
