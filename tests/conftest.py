@@ -16,6 +16,9 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
 from thermal_icas.config import compose_config, project_root
+from thermal_icas.data.synthetic import SyntheticSpec
+from thermal_icas.data.thermal_data import ThermalData
+from thermal_icas.masks import Masking, NoMask
 
 CONF_DIR = project_root() / "conf"
 
@@ -105,3 +108,30 @@ def make_toy_dataset(
                 image[face] = value[face, None].astype(np.uint8)
                 write_image(root / name / f"{prefix}{name[0].upper()}{p:03d}_{k}.png", image)
     return root
+
+
+def thermal_data(tmp_path: Path, **overrides: object) -> ThermalData:
+    """A data module on real folders, no Hydra: small images, no mask, no workers."""
+    settings: dict[str, object] = {
+        "data_dir": None,
+        "test_dir": None,
+        "split_file": None,
+        "positive_class": None,
+        "patient_regex": "^([^_-]+)",
+        "split": {"train": 0.7, "val": 0.15, "test": 0.15},
+        "split_seed": 0,
+        "num_folds": None,
+        "fold": 0,
+        "image_size": 16,
+        "num_workers": 0,
+        "augment": {},
+        "augment_on": "cpu",
+        "mean": [0.5] * 3,
+        "std": [0.25] * 3,
+        "mask": Masking(NoMask()),
+        "asymmetry": None,
+        "synthetic": SyntheticSpec(num_patients=12, height=32, width=32),
+        "cache_dir": str(tmp_path / "cache"),
+    }
+    settings.update(overrides)
+    return ThermalData(**settings)  # type: ignore[arg-type]

@@ -12,15 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import make_toy_dataset, write_image
+from tests.conftest import make_toy_dataset, thermal_data, write_image
 from thermal_icas.data.classes import resolve_classes
 from thermal_icas.data.imageio import load_rgb
 from thermal_icas.data.records import ImageRecord, find_class_dirs, scan_folder
 from thermal_icas.data.splits import permute_labels, read_splits, split_patients, write_splits
-from thermal_icas.data.synthetic import SyntheticSpec
-from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.errors import DatasetError
-from thermal_icas.masks import Masking, NoMask
 
 
 def _records(n_pos: int, n_neg: int, per_patient: int = 3) -> list[ImageRecord]:
@@ -246,38 +243,12 @@ def test_split_file_round_trip_and_leak_detection(tmp_path: Path) -> None:
         read_splits(tmp_path / "bad.csv", classes)
 
 
-def _thermal_data(tmp_path: Path, **overrides: object) -> ThermalData:
-    settings: dict[str, object] = {
-        "data_dir": None,
-        "test_dir": None,
-        "split_file": None,
-        "positive_class": None,
-        "patient_regex": "^([^_-]+)",
-        "split": {"train": 0.7, "val": 0.15, "test": 0.15},
-        "split_seed": 0,
-        "num_folds": None,
-        "fold": 0,
-        "image_size": 16,
-        "num_workers": 0,
-        "augment": {},
-        "augment_on": "cpu",
-        "mean": [0.5] * 3,
-        "std": [0.25] * 3,
-        "mask": Masking(NoMask()),
-        "asymmetry": None,
-        "synthetic": SyntheticSpec(num_patients=12, height=32, width=32),
-        "cache_dir": str(tmp_path / "cache"),
-    }
-    settings.update(overrides)
-    return ThermalData(**settings)  # type: ignore[arg-type]
-
-
 def test_external_test_folder_is_the_whole_test_split(tmp_path: Path) -> None:
     train_root = make_toy_dataset(tmp_path / "train", {"icas": 6, "non_icas": 12}, size=16)
     test_root = make_toy_dataset(
         tmp_path / "ext", {"icas": 3, "non_icas": 3}, size=16, seed=1, prefix="X"
     )
-    data = _thermal_data(tmp_path, data_dir=str(train_root), test_dir=str(test_root))
+    data = thermal_data(tmp_path, data_dir=str(train_root), test_dir=str(test_root))
     data.setup()
     assert {Path(r.path).parents[1] for r in data.records("test")} == {test_root.resolve()}
     assert {Path(r.path).parents[1] for r in data.records("train")} == {train_root.resolve()}
@@ -291,7 +262,7 @@ def test_upper_case_class_folders_make_icas_positive_and_splits_csv_says_so(
     """`ICAS/` and `Non_ICAS/`, as exports write them: once the last sorted name, the controls,
     silently became the positive class."""
     root = make_toy_dataset(tmp_path / "d", {"ICAS": 6, "Non_ICAS": 12}, size=16)
-    data = _thermal_data(tmp_path, data_dir=str(root))
+    data = thermal_data(tmp_path, data_dir=str(root))
     data.setup()
     assert data.classes.positive == "ICAS" and data.classes.names == ("ICAS", "Non_ICAS")
     data.write_splits(tmp_path / "run")
@@ -308,7 +279,7 @@ def test_external_test_folder_may_not_share_patients_with_training(
     test_root = train_root
     if not same_folder:
         test_root = make_toy_dataset(tmp_path / "ext", {"icas": 3, "non_icas": 3}, size=16)
-    data = _thermal_data(tmp_path, data_dir=str(train_root), test_dir=str(test_root))
+    data = thermal_data(tmp_path, data_dir=str(train_root), test_dir=str(test_root))
     with pytest.raises(DatasetError, match=r"share \d+ patient id\(s\) \(e.g. \['I000'"):
         data.setup()
 
@@ -316,7 +287,7 @@ def test_external_test_folder_may_not_share_patients_with_training(
 def test_external_test_folder_must_have_the_same_classes(tmp_path: Path) -> None:
     train_root = make_toy_dataset(tmp_path / "train", {"icas": 6, "non_icas": 12}, size=16)
     test_root = make_toy_dataset(tmp_path / "ext", {"icas": 2, "other": 2}, size=16)
-    data = _thermal_data(tmp_path, data_dir=str(train_root), test_dir=str(test_root))
+    data = thermal_data(tmp_path, data_dir=str(train_root), test_dir=str(test_root))
     with pytest.raises(DatasetError, match="has classes"):
         data.setup()
 
@@ -327,7 +298,7 @@ def test_patients_without_a_usable_image_take_no_place_in_the_split(
 ) -> None:
     root = make_toy_dataset(tmp_path / "d", {"icas": 6, "non_icas": 12}, size=16)
     (root / "icas" / "I099_0.png").write_bytes(b"garbage, not an image")
-    data = _thermal_data(tmp_path, data_dir=str(root), split_seed=seed)
+    data = thermal_data(tmp_path, data_dir=str(root), split_seed=seed)
     data.setup()
     assert [Path(path).name for path, _ in data.skipped] == ["I099_0.png"]
     assert "I099" not in {record.patient for record, _ in data.rows}
@@ -340,11 +311,11 @@ def test_a_split_file_excludes_other_ways_of_choosing_the_test_set(
     tmp_path: Path, setting: str
 ) -> None:
     root = make_toy_dataset(tmp_path / "d", {"icas": 6, "non_icas": 12}, size=16)
-    data = _thermal_data(tmp_path, data_dir=str(root))
+    data = thermal_data(tmp_path, data_dir=str(root))
     data.setup()
     data.write_splits(tmp_path)
     value = str(root) if setting == "test_dir" else 3
-    reused = _thermal_data(
+    reused = thermal_data(
         tmp_path, data_dir=str(root), split_file=str(tmp_path / "splits.csv"), **{setting: value}
     )
     with pytest.raises(DatasetError, match=f"data.split_file fixes every split.*data.{setting}"):
@@ -354,12 +325,12 @@ def test_a_split_file_excludes_other_ways_of_choosing_the_test_set(
 def test_split_without_both_classes_reports_the_counts(tmp_path: Path) -> None:
     root = make_toy_dataset(tmp_path / "d", {"icas": 1, "non_icas": 8}, size=16)
     with pytest.raises(DatasetError, match="images per class"):
-        _thermal_data(tmp_path, data_dir=str(root)).setup()
+        thermal_data(tmp_path, data_dir=str(root)).setup()
 
 
 def test_class_weights_favour_the_minority(tmp_path: Path) -> None:
     root = make_toy_dataset(tmp_path / "d", {"icas": 10, "non_icas": 20}, size=16)
-    data = _thermal_data(tmp_path, data_dir=str(root))
+    data = thermal_data(tmp_path, data_dir=str(root))
     data.setup()
     icas, control = data.class_weights()
     assert icas > 1.0 > control
@@ -368,7 +339,7 @@ def test_class_weights_favour_the_minority(tmp_path: Path) -> None:
 def test_training_batches_made_on_the_device_are_slices_of_the_training_split(
     tmp_path: Path,
 ) -> None:
-    data = _thermal_data(tmp_path, augment_on="device")
+    data = thermal_data(tmp_path, augment_on="device")
     data.setup()
     assert data.images is not None and data.labels is not None
     device_batches = data.device_batches()

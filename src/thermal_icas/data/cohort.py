@@ -49,7 +49,9 @@ def scan_cohort(
             f"but data_dir has {list(classes.names)}"
         )
     test_records = scan_folder(test_root, classes, patient_regex, patient_from)
-    shared = sorted({r.patient for r, _ in rows} & {r.patient for r in test_records})
+    # in any case: `P017` in training and `p017` in test are one person
+    training = {r.patient.casefold() for r, _ in rows}
+    shared = sorted({r.patient for r in test_records if r.patient.casefold() in training})
     if shared:
         raise DatasetError(
             f"data.test_dir '{test_root}' and data_dir share {len(shared)} patient id(s) "

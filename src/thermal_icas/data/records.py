@@ -114,7 +114,7 @@ def read_patients(
     when the ids look like one per image."""
     source = patient_source(patient_from, images)
     pattern = compile_patient_regex(patient_regex)
-    ids = [patient_of(base, path, source, pattern) for base, path in images]
+    ids = same_case([patient_of(base, path, source, pattern) for base, path in images], where)
     described = "sub-folder names" if source == "folder" else f"file names ('{patient_regex}')"
     log.info("%s: patient ids from the %s (data.patient_from=%s)", where, described, patient_from)
     per_patient = Counter(ids)
@@ -136,6 +136,26 @@ def read_patients(
             fix,
         )
     return ids
+
+
+def same_case(ids: list[str], where: str) -> list[str]:
+    """Ids that differ only in case (`P017`, `p017`) are one patient, spelt as the first in
+    sorted order: kept apart, one person's images could sit in train and test."""
+    spelling: dict[str, str] = {}
+    for patient in sorted(set(ids)):
+        spelling.setdefault(patient.casefold(), patient)
+    merged = sorted({p for p in ids if spelling[p.casefold()] != p})
+    if merged:
+        pairs = ", ".join(f"'{p}' as '{spelling[p.casefold()]}'" for p in merged[:5])
+        log.warning(
+            "%s: %d patient id(s) differ from another only in case and are read as one patient "
+            "(%s%s)",
+            where,
+            len(merged),
+            pairs,
+            ", ..." if len(merged) > 5 else "",
+        )
+    return [spelling[p.casefold()] for p in ids]
 
 
 def scan_folder(
