@@ -1,4 +1,5 @@
-"""Which images of a dataset are the same picture under two patients or two classes.
+"""Which images of a dataset are the same picture under two patients or two classes, and
+whether the classes can be told apart by how the images were captured.
 
     python scripts/audit_data.py DATA_DIR [--patient-from auto] [--patient-regex RE]
                                  [--distance 6] [--cache-dir .cache]
@@ -7,9 +8,14 @@ DATA_DIR is read as a run reads it (class folders; patient ids by data.patient_f
 data.patient_regex, whose defaults come from conf/data/default.yaml); every image is hashed as
 in a run (cached in <cache-dir>/hashes) and each pair of images of different patients within
 --distance bits of each other is printed as one tab-separated line:
-`distance  path  patient  class  path  patient  class`. The last line is
-`duplicate_pairs=N cross_class_pairs=M`. Exit status 1 when a pair crosses the classes (one
-picture with two labels: no run can use both), else 0; a bad folder exits 2 with one line.
+`distance  path  patient  class  path  patient  class`. Then the acquisition audit (as a run
+does it: a patient-level model on size, format, JPEG quality, camera, palette, background and
+face share) prints the properties that differ most by class, one line each:
+`property  auroc  mean_<first class>  mean_<second class>`. The last line is
+`duplicate_pairs=N cross_class_pairs=M acquisition_auroc=A ci_low=L ci_high=H`. Exit status 1
+when a pair crosses the classes (one picture with two labels: no run can use both) or the
+audit's interval lies above 0.6 (the classes were captured differently), else 0; a bad folder
+exits 2 with one line.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from omegaconf import OmegaConf
 
 from thermal_icas.config import project_root
 from thermal_icas.data.classes import resolve_classes
+from thermal_icas.data.confound import audit_rows
 from thermal_icas.data.duplicates import HashCache, find_duplicates
 from thermal_icas.data.records import find_class_dirs, scan_folder
 from thermal_icas.errors import USER_ERRORS, DatasetError
@@ -48,6 +55,7 @@ def main(argv: list[str]) -> int:
             except DatasetError as error:
                 print(f"skipped: {error}", file=sys.stderr)
         pairs = find_duplicates(usable, hashes, args.distance)
+        acquisition = audit_rows([(r, "") for r in usable], args.cache_dir, seed=0)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -56,9 +64,17 @@ def main(argv: list[str]) -> int:
             f"{r.path}\t{r.patient}\t{classes.names[r.label]}" for r in (pair.first, pair.second)
         ]
         print("\t".join([str(pair.distance), *sides]))
+    for d in acquisition.differences:
+        print(f"{d.name}\t{d.auroc:.3f}\t{d.negative_mean:.4g}\t{d.positive_mean:.4g}")
+    if acquisition.alarm:
+        print(acquisition.message(), file=sys.stderr)
     cross = sum(pair.across_classes for pair in pairs)
-    print(f"duplicate_pairs={len(pairs)} cross_class_pairs={cross}")
-    return 1 if cross else 0
+    low, high = acquisition.interval
+    print(
+        f"duplicate_pairs={len(pairs)} cross_class_pairs={cross} "
+        f"acquisition_auroc={acquisition.auroc:.3f} ci_low={low:.3f} ci_high={high:.3f}"
+    )
+    return 1 if cross or acquisition.alarm else 0
 
 
 if __name__ == "__main__":

@@ -291,3 +291,18 @@ def test_the_report_names_the_positive_class_splits_csv_marks(run_dir: Path) -> 
     marked = [[*row.values(), int(row["label"] == "icas")] for row in rows]
     write_csv(run_dir / run_files.SPLITS, [*rows[0], "positive"], marked)
     assert "Positive (ICAS) class: 'icas'" in report(run_dir).text
+
+
+def test_the_acquisition_audit_is_shown_with_its_alarm(run_dir: Path) -> None:
+    assert "the run predates the acquisition audit" in report(run_dir).text
+    header = ["property", "auroc", "mean_non_icas", "mean_icas"]
+    rows = [["palette=inferno", "1", "1", "0"], ["width", "0.5", "512", "512"]]
+    write_csv(run_dir / run_files.ACQUISITION, header, rows)
+    audit = {"data/acquisition_auroc": 0.98, "data/acquisition_auroc_ci_high": 1.0}
+    for low, alarmed in ((0.91, True), (0.42, False)):
+        metrics = {**METRICS, **audit, "data/acquisition_auroc_ci_low": low}
+        (run_dir / run_files.METRICS).write_text(json.dumps(metrics))
+        page = report(run_dir)
+        assert f"AUROC 0.980 [{low:.3f}, 1.000]" in page.text
+        assert ("ACQUISITION ALARM" in page.text) == alarmed
+        assert page.table("How the images were captured, by class")[1][0] == "palette=inferno"

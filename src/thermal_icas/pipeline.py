@@ -45,6 +45,9 @@ DATA_METRICS = (
     "data/skipped_images",
     "data/off_palette_share",
     "data/duplicate_pairs",
+    "data/acquisition_auroc",
+    "data/acquisition_auroc_ci_low",
+    "data/acquisition_auroc_ci_high",
 )
 
 

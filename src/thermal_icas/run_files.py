@@ -19,6 +19,8 @@ FAILURE = "error.txt"
 
 # the data
 SPLITS = "splits.csv"
+# the capture properties (size, format, camera, palette, background) by class
+ACQUISITION = "acquisition.csv"
 SKIPPED = "skipped.csv"
 
 # training state

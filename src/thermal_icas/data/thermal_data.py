@@ -18,6 +18,13 @@ from thermal_icas.asymmetry import Asymmetry
 from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.classes import ClassInfo, resolve_classes
 from thermal_icas.data.cohort import assign_splits, scan_cohort
+from thermal_icas.data.confound import (
+    AcquisitionAudit,
+    audit_rows,
+    check,
+    check_setting,
+    write_differences,
+)
 from thermal_icas.data.datasets import (
     CachedImageDataset,
     IndexBatches,
@@ -64,6 +71,7 @@ class ThermalData(L.LightningDataModule):
         patient_from: str = "filename",
         duplicate_distance: int = 6,
         on_duplicates: str = "warn",
+        on_confound: str = "warn",
         split: Mapping[str, float],
         split_seed: int,
         num_folds: int | None,
@@ -93,6 +101,9 @@ class ThermalData(L.LightningDataModule):
         self.duplicate_distance = duplicate_distance
         self.on_duplicates = on_duplicates
         self.duplicate_pairs = 0
+        check_setting(on_confound)
+        self.on_confound = on_confound
+        self.acquisition: AcquisitionAudit | None = None
         self.split_fractions = dict(split)
         self.split_seed = split_seed
         self.num_folds = num_folds
@@ -168,6 +179,8 @@ class ThermalData(L.LightningDataModule):
                     f"the {split} split has {self.counts(split)} images per class: both classes "
                     "are needed; add patients or change data.split"
                 )
+        self.acquisition = audit_rows(self.rows, self.cache_dir, self.split_seed)
+        check(self.acquisition, self.on_confound)
         self.images = processed.images
         self.faces = processed.faces
         self.mask_coverage = processed.coverage
@@ -205,7 +218,7 @@ class ThermalData(L.LightningDataModule):
         summary["data/duplicate_pairs"] = float(self.duplicate_pairs)
         if self.off_palette is not None:
             summary["data/off_palette_share"] = float(self.off_palette.mean())
-        return summary
+        return summary | (self.acquisition.metrics() if self.acquisition else {})
 
     def _resolve_root(self) -> Path:
         if self.data_dir is not None:
@@ -238,9 +251,13 @@ class ThermalData(L.LightningDataModule):
 
     def write_splits(self, run_dir: Path) -> None:
         """`splits.csv` (every image's patient, class and split: reusable as data.split_file)
-        and, if any image was unusable, `skipped.csv` with the reasons."""
+        `acquisition.csv` (the capture properties by class) and, if any image was unusable,
+        `skipped.csv` with the reasons."""
         assert self.classes is not None
         write_splits(run_dir / run_files.SPLITS, self.rows, self.classes)
+        if self.acquisition is not None:
+            names = (self.classes.negative, self.classes.positive)
+            write_differences(run_dir / run_files.ACQUISITION, self.acquisition, names)
         if self.skipped:
             write_skipped(run_dir / run_files.SKIPPED, self.skipped)
 

@@ -44,7 +44,7 @@ def render_report(run_dir: Path) -> str:
     cfg = read(run_dir / run_files.CONFIG) or {}
     metrics = read(run_dir / run_files.METRICS)
     task = cfg.get("task_name", "run")
-    body = [page.heading(1, f"{task}: {run_dir.name}"), *header(run_dir, cfg)]
+    body = [page.heading(1, f"{task}: {run_dir.name}"), *header(run_dir, cfg, metrics)]
     body += _results(metrics)
     body += _figures(run_dir)
     body += _shortcuts(metrics, cfg)

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from thermal_icas import run_files
+from thermal_icas.data.confound import ALARM_LOW, LISTED
 from thermal_icas.data.splits import SPLIT_POSITIVE
 from thermal_icas.reporting import page
 
@@ -26,10 +27,11 @@ WARNING_LEVELS = ("][WARNING] - ", "][ERROR] - ")
 SHOWN_WARNINGS = 20
 
 
-def header(run_dir: Path, cfg: Mapping) -> list[str]:
-    """The finish time, the run's warnings, its settings and its data."""
+def header(run_dir: Path, cfg: Mapping, metrics: Mapping[str, float] | None) -> list[str]:
+    """The finish time, the run's warnings, its settings, its data and how it was captured."""
     body = [_finished(run_dir), *_warnings(run_dir)]
-    return [*body, *_settings(run_dir, cfg), *_data(run_dir / run_files.SPLITS)]
+    body += [*_settings(run_dir, cfg), *_data(run_dir / run_files.SPLITS)]
+    return body + _acquisition(run_dir / run_files.ACQUISITION, metrics or {})
 
 
 def read(path: Path) -> Any:
@@ -157,3 +159,25 @@ def _data(path: Path) -> list[str]:
     named = f"'{positive.pop()}'" if len(positive) == 1 else "not recorded (an older run)"
     said = f"Positive (ICAS) class: {named}; sensitivity, thresholds and scores refer to it."
     return [*out, page.table(header, table), page.note(said)]
+
+
+def _acquisition(path: Path, metrics: Mapping[str, float]) -> list[str]:
+    """The label from the capture properties alone, and the properties that differ most."""
+    out = [page.heading(3, "How the images were captured, by class")]
+    key = "data/acquisition_auroc"
+    rows = read_csv(path, ("property", "auroc"))
+    if rows is None or key not in metrics:
+        return [*out, page.note(f"No {path.name}: the run predates the acquisition audit.")]
+    low, high = metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"]
+    out.append(
+        page.paragraph(
+            "A patient-level model on size, format, JPEG quality, camera, palette, background "
+            f"and face share alone predicts the label with AUROC {metrics[key]:.3f} [{low:.3f}, "
+            f"{high:.3f}] (cross-validated; 0.5: the classes were captured alike)."
+        )
+    )
+    if low > ALARM_LOW:
+        alarm = "ACQUISITION ALARM: the classes differ in how they were captured, so a model "
+        out.append(page.box("alarm", alarm + "can score the camera, not the face."))
+    header = list(rows[0]) if rows else ["property", "auroc"]
+    return [*out, page.table(header, [list(row.values()) for row in rows[:LISTED]])]
