@@ -233,10 +233,10 @@ def test_split_file_round_trip_and_leak_detection(tmp_path: Path) -> None:
 
     lines = (tmp_path / "splits.csv").read_text().splitlines()
     header, first, *rest = lines
-    path, patient, label, split, positive = first.split(",")
+    path, patient, label, split, positive, site = first.split(",")
     moved = "test" if split == "train" else "train"
-    leaked = ",".join([path, patient, label, moved, positive])
-    assert header.split(",")[3:] == ["split", "positive"]
+    leaked = ",".join([path, patient, label, moved, positive, site])
+    assert header.split(",")[3:] == ["split", "positive", "site"]
     twin = next(line for line in rest if line.split(",")[1] == first.split(",")[1])
     (tmp_path / "bad.csv").write_text("\n".join([header, leaked, twin]) + "\n")
     with pytest.raises(DatasetError, match="is in both"):

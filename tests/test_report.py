@@ -306,3 +306,21 @@ def test_the_acquisition_audit_is_shown_with_its_alarm(run_dir: Path) -> None:
         assert f"AUROC 0.980 [{low:.3f}, 1.000]" in page.text
         assert ("ACQUISITION ALARM" in page.text) == alarmed
         assert page.table("How the images were captured, by class")[1][0] == "palette=inferno"
+
+
+def test_each_site_gets_a_row(run_dir: Path) -> None:
+    sites = {
+        "test/site/north/patient/n": 3.0,
+        "test/site/north/patient/n_positive": 1.0,
+        "test/site/north/patient/auroc": 0.5,
+        "test/site/north/patient/auroc_ci_low": 0.1,
+        "test/site/north/patient/auroc_ci_high": 0.9,
+        "test/site/north/patient/sensitivity": 1.0,
+        "test/site/north/patient/specificity": 0.5,
+        "test/site/south/patient/n": 2.0,
+        "test/site/south/patient/n_positive": 0.0,
+    }
+    (run_dir / run_files.METRICS).write_text(json.dumps({**METRICS, **sites}))
+    header, north, south = report(run_dir).table("Per site (patients)")
+    assert header[0] == "site" and north[:3] == ["north", "3 (1 positive)", "0.500 [0.100, 0.900]"]
+    assert south[0] == "south" and south[2] == "n/a: one class"

@@ -1,7 +1,7 @@
-"""Clinical covariates beside the images: a table per patient (`table`), its features fitted on
-the training patients (`features`), the embedded dataset's table (`synthetic`) and the
-clinical-only arm (`only`). `clinical=fused` joins the features to the image features before
-the classifier head (`models.heads.ThermalClassifier`)."""
+"""Clinical covariates beside the images: a table per patient (`data.clinical_table`), its
+features fitted on the training patients (`features`), the embedded dataset's table
+(`synthetic`) and the clinical-only arm (`only`). `clinical=fused` joins the features to the
+image features before the classifier head (`models.heads.ThermalClassifier`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch
 
 from thermal_icas.clinical.features import ClinicalFeatures
 from thermal_icas.clinical.synthetic import ensure_clinical_table
-from thermal_icas.clinical.table import ClinicalTable, read_table
+from thermal_icas.data.clinical_table import ClinicalTable, read_table
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.errors import ConfigError
 

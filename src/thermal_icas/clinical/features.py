@@ -10,7 +10,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from thermal_icas.clinical.table import ClinicalTable
+from thermal_icas.data.clinical_table import ClinicalTable
 
 
 class ClinicalFeatures:

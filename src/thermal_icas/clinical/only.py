@@ -71,7 +71,8 @@ def clinical_only(
     metrics = _image_metrics(test, threshold)
     # class_weight="balanced" weighs the training patients' classes inversely to their counts
     prior_shift = float(np.log((targets == 0).sum() / max((targets == 1).sum(), 1)))
-    metrics.update(evaluate(val, test, threshold, settings, output_dir, names, prior_shift))
+    sites = {record.patient: record.site for record in data.records("test")}
+    metrics.update(evaluate(val, test, threshold, settings, output_dir, names, prior_shift, sites))
     metrics["clinical/features"] = float(len(features.names))
     _write_test_files(output_dir, data, test, threshold, metrics)
     return metrics

@@ -28,6 +28,8 @@ class ImageRecord:
     path: str
     patient: str
     label: int
+    # where it was taken (`data.site_from`); empty when sites are not known
+    site: str = ""
 
 
 def is_image_file(path: Path) -> bool:

@@ -1,4 +1,5 @@
-"""Patient-level, label-stratified splits: no patient's images may straddle two splits."""
+"""Patient-level splits stratified by label (and by site where sites are known): no patient's
+images may straddle two splits."""
 
 from __future__ import annotations
 
@@ -17,16 +18,17 @@ from thermal_icas.errors import DatasetError
 SPLITS = ("train", "val", "test")
 SPLIT_COLUMNS = ("path", "patient", "label", "split")
 # written too: 1 on the rows of the positive class, so that predict and export read the
-# positive class the run was trained with rather than choosing it again
+# positive class the run was trained with rather than choosing it again; and the site
 SPLIT_POSITIVE = "positive"
+SPLIT_SITE = "site"
 
 
 def split_patients(
     records: Sequence[ImageRecord], fractions: Mapping[str, float], seed: int
 ) -> dict[str, str]:
-    """Assign every patient to a split, stratified by the patient's label.
+    """Assign every patient to a split, stratified by the patient's label and site.
 
-    Each class's patients are shuffled with a seeded generator and cut by the fractions, so
+    Each stratum's patients are shuffled with a seeded generator and cut by the fractions, so
     every split gets both classes whenever a class has enough patients.
     """
     names = [name for name in SPLITS if fractions.get(name, 0.0) > 0]
@@ -35,14 +37,14 @@ def split_patients(
         raise DatasetError(f"data.split must give 'train' a positive share, got {dict(fractions)}")
     shares = [fractions[name] / total for name in names]
 
-    by_label: dict[int, list[str]] = defaultdict(list)
-    for patient, label in sorted({(r.patient, r.label) for r in records}):
-        by_label[label].append(patient)
+    by_stratum: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for patient, label, site in sorted({(r.patient, r.label, r.site) for r in records}):
+        by_stratum[site, label].append(patient)
 
     rng = np.random.default_rng(seed)
     assignment: dict[str, str] = {}
-    for label in sorted(by_label):
-        patients = by_label[label]
+    for stratum in sorted(by_stratum):
+        patients = by_stratum[stratum]
         order = rng.permutation(len(patients))
         counts = _split_counts(len(patients), shares)
         start = 0
@@ -60,7 +62,7 @@ def fold_patients(
     num_folds: int,
     fold: int,
 ) -> dict[str, str]:
-    """Patient-grouped, label-stratified k-fold: fold `fold` is the test split.
+    """Patient-grouped, label- (and site-) stratified k-fold: fold `fold` is the test split.
 
     scikit-learn's StratifiedGroupKFold (seeded) keeps each patient's images in one fold and
     each fold's class ratio near the cohort's, so a sweep over `fold` puts every patient in test
@@ -82,9 +84,16 @@ def fold_patients(
     ordered = sorted(records, key=lambda r: (r.patient, r.path))
     folds = StratifiedGroupKFold(n_splits=num_folds, shuffle=True, random_state=seed % 2**32)
     groups = [r.patient for r in ordered]
-    labels = [r.label for r in ordered]
-    _, test_index = list(folds.split(np.zeros(len(ordered)), labels, groups))[fold]
-    test = {groups[i] for i in test_index}
+    strata = sorted({(r.site, r.label) for r in ordered})
+    codes = [strata.index((r.site, r.label)) for r in ordered]
+    _, test_index = list(folds.split(np.zeros(len(ordered)), codes, groups))[fold]
+    return train_val_around({groups[i] for i in test_index}, records, fractions, seed)
+
+
+def train_val_around(
+    test: set[str], records: Sequence[ImageRecord], fractions: Mapping[str, float], seed: int
+) -> dict[str, str]:
+    """`test` patients in test; the others split into train and val by their shares."""
     rest = [r for r in records if r.patient not in test]
     shares = {name: fractions.get(name, 0.0) for name in ("train", "val")}
     assignment = split_patients(rest, shares, seed)
@@ -134,12 +143,11 @@ def write_splits(path: Path, rows: Sequence[tuple[ImageRecord, str]], classes: C
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow([*SPLIT_COLUMNS, SPLIT_POSITIVE])
+        writer.writerow([*SPLIT_COLUMNS, SPLIT_POSITIVE, SPLIT_SITE])
         for record, split in rows:
             positive = int(record.label == classes.positive_index)
-            writer.writerow(
-                [record.path, record.patient, classes.names[record.label], split, positive]
-            )
+            label = classes.names[record.label]
+            writer.writerow([record.path, record.patient, label, split, positive, record.site])
 
 
 def read_splits(path: Path, classes: ClassInfo) -> list[tuple[ImageRecord, str]]:
@@ -160,7 +168,8 @@ def read_splits(path: Path, classes: ClassInfo) -> list[tuple[ImageRecord, str]]
                 )
             if not Path(row["path"]).is_file():
                 raise DatasetError(f"{path}:{line}: image '{row['path']}' does not exist")
-            record = ImageRecord(row["path"], row["patient"], classes.names.index(row["label"]))
+            label = classes.names.index(row["label"])
+            record = ImageRecord(row["path"], row["patient"], label, row.get(SPLIT_SITE) or "")
             rows.append((record, row["split"]))
     check_disjoint(rows)
     return rows

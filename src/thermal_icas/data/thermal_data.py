@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -17,7 +16,13 @@ from thermal_icas import run_files
 from thermal_icas.asymmetry import Asymmetry
 from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.classes import ClassInfo, resolve_classes
-from thermal_icas.data.cohort import assign_splits, scan_cohort
+from thermal_icas.data.cohort import (
+    assign_splits,
+    check_both_classes,
+    counts,
+    log_splits,
+    scan_cohort,
+)
 from thermal_icas.data.confound import (
     AcquisitionAudit,
     audit_rows,
@@ -35,11 +40,11 @@ from thermal_icas.data.datasets import (
 from thermal_icas.data.device_batches import DeviceBatches
 from thermal_icas.data.duplicates import report_duplicates, screen_duplicates
 from thermal_icas.data.preprocess import Preprocessor, write_skipped
-from thermal_icas.data.records import ImageRecord, find_class_dirs
+from thermal_icas.data.records import ImageRecord
+from thermal_icas.data.sites import Sites
 from thermal_icas.data.splits import permute_labels, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
 from thermal_icas.data.transforms import AugmentConfig, train_transform
-from thermal_icas.errors import DatasetError
 from thermal_icas.masks.masking import Masking
 from thermal_icas.memory import check_cache
 
@@ -77,6 +82,10 @@ class ThermalData(L.LightningDataModule):
         num_folds: int | None,
         fold: int,
         permute_labels: bool = False,
+        site_from: str = "none",
+        site_regex: str | None = None,
+        site_column: str | None = None,
+        site_folds: bool = False,
         image_size: int,
         num_workers: int | str,
         augment: Mapping[str, object],
@@ -110,6 +119,8 @@ class ThermalData(L.LightningDataModule):
         self.fold = fold
         self.permute_labels = permute_labels
         self.clinical_csv = clinical_csv
+        self.sites = Sites(site_from, site_regex, site_column, clinical_csv)
+        self.site_folds = site_folds
         self.preprocessor = Preprocessor(
             mask, image_size, mean, std, asymmetry, palette, palette_max_distance
         )
@@ -140,7 +151,8 @@ class ThermalData(L.LightningDataModule):
         if self.images is not None:
             return
         self.root = root = self._resolve_root()
-        self.classes = resolve_classes(find_class_dirs(root), self.positive_class, str(root))
+        names = self.sites.class_names(root)
+        self.classes = resolve_classes(names, self.positive_class, str(root))
         candidates = scan_cohort(
             root,
             self.classes,
@@ -149,6 +161,7 @@ class ThermalData(L.LightningDataModule):
             self.test_dir,
             self.num_folds,
             self.patient_from,
+            self.sites,
         )
         check_cache(len(candidates), self.preprocessor.image_size, self.augment_on_device)
         processed = self.preprocessor([r.path for r, _ in candidates])
@@ -168,17 +181,12 @@ class ThermalData(L.LightningDataModule):
             self.num_folds,
             self.fold,
             external_test=self.test_dir is not None,
+            site_folds=self.site_folds,
         )
         self.skipped = processed.skipped
         self.duplicate_pairs = len(pairs)
         report_duplicates(pairs, self.rows, self.classes.names)
-        for split in SPLITS:
-            present = {r.label for r in self.records(split)}
-            if len(present) < 2:
-                raise DatasetError(
-                    f"the {split} split has {self.counts(split)} images per class: both classes "
-                    "are needed; add patients or change data.split"
-                )
+        check_both_classes(self.rows, self.classes)
         self.acquisition = audit_rows(self.rows, self.cache_dir, self.split_seed)
         check(self.acquisition, self.on_confound)
         self.images = processed.images
@@ -194,15 +202,7 @@ class ThermalData(L.LightningDataModule):
             self.labels = torch.tensor(permute_labels(self.rows, ("train", "val"), self.split_seed))
         else:
             self.labels = torch.tensor([r.label for r, _ in self.rows])
-        for split in SPLITS:
-            records = self.records(split)
-            log.info(
-                "%s: %d images, %d patients, per class %s",
-                split,
-                len(records),
-                len({r.patient for r in records}),
-                self.counts(split),
-            )
+        log_splits(self.rows, self.classes)
 
     def mask_summary(self) -> dict[str, float]:
         """Mask coverage and fallbacks per split and overall, and the images skipped."""
@@ -239,8 +239,7 @@ class ThermalData(L.LightningDataModule):
 
     def counts(self, split: str) -> dict[str, int]:
         assert self.classes is not None
-        counter = Counter(self.classes.names[r.label] for r in self.records(split))
-        return {name: counter.get(name, 0) for name in self.classes.names}
+        return counts(self.rows, split, self.classes)
 
     def class_weights(self) -> list[float]:
         """Inverse-frequency weights from the training split, so the minority class counts."""

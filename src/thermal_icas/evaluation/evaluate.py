@@ -7,6 +7,7 @@ is chosen on the val predictions and applied unchanged to test.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ from thermal_icas.evaluation.stats import MIN_CLASS_PATIENTS, bootstrap_interval
 from thermal_icas.evaluation.thresholds import threshold_for, youden_threshold
 
 OPERATING_TARGETS = ("specificity", "sensitivity")
+# what a site's name keeps in a metric key
+SITE_KEY = re.compile(r"[^A-Za-z0-9_.-]+")
 log = logging.getLogger(__name__)
 
 
@@ -76,11 +79,13 @@ def evaluate(
     output_dir: Path,
     class_names: tuple[str, str],
     prior_shift: float = 0.0,
+    sites: Mapping[str, str] | None = None,
 ) -> dict[str, float]:
-    """Intervals of the image-level test metrics, the patient-level metrics, operating points
-    and calibration; writes test_patients.csv and reliability.png into `output_dir`.
-    `class_names` are (negative, positive); `prior_shift` is log(w_pos / w_neg) of the class
-    weights the model was trained with (0 without weights)."""
+    """Intervals of the image-level test metrics, the patient-level metrics (and per site,
+    given each patient's in `sites`), operating points and calibration; writes
+    test_patients.csv and reliability.png into `output_dir`. `class_names` are (negative,
+    positive); `prior_shift` is log(w_pos / w_neg) of the class weights the model was trained
+    with (0 without weights)."""
     metrics = _with_intervals("test/", test, image_threshold, settings)
     levels = {"test/": (val, test)}
     if settings.aggregate != "none":
@@ -95,12 +100,37 @@ def evaluate(
         metrics["test/patient/auroc_delong_ci_low"] = low
         metrics["test/patient/auroc_delong_ci_high"] = high
         levels["test/patient/"] = (val_patients, patients)
+        metrics.update(site_metrics(patients, sites or {}, threshold, settings))
         _warn_if_small(patients)
     # operating points are set where the screening decision is made: per patient, unless none
     prefix, (decided_val, decided_test) = list(levels.items())[-1]
     metrics.update(_operating_points(decided_val, decided_test, prefix, settings))
     metrics.update(_calibration(levels, settings, output_dir, prior_shift))
     return metrics
+
+
+def site_metrics(
+    patients: Scores, sites: Mapping[str, str], threshold: float, settings: EvalSettings
+) -> dict[str, float]:
+    """`test/site/<site>/patient/*`: the patient metrics within each site, at the threshold
+    chosen on val, with patient bootstrap intervals; a site with one class gets its counts."""
+    named = np.array([sites.get(patient, "") for patient in patients.patients])
+    metrics: dict[str, float] = {}
+    for site in sorted(set(named) - {""}):
+        chosen = named == site
+        part = Scores(
+            patients.patients[chosen],
+            patients.labels[chosen],
+            patients.scores[chosen],
+            patients.n_images[chosen],
+        )
+        prefix = f"test/site/{SITE_KEY.sub('_', site)}/patient/"
+        if len(np.unique(part.labels)) < 2:
+            metrics[f"{prefix}n"], metrics[f"{prefix}n_positive"] = len(part), part.labels.sum()
+            continue
+        metrics.update(_patient_metrics(part, threshold, prefix))
+        metrics.update(_with_intervals(prefix, part, threshold, settings))
+    return {key: float(value) for key, value in metrics.items()}
 
 
 def _warn_if_small(patients: Scores) -> None:
@@ -124,22 +154,24 @@ def _auroc(scores: Scores) -> float:
     return float(roc_auc_score(scores.labels, scores.scores))
 
 
-def _patient_metrics(patients: Scores, threshold: float) -> dict[str, float]:
+def _patient_metrics(
+    patients: Scores, threshold: float, prefix: str = "test/patient/"
+) -> dict[str, float]:
     predicted = patients.scores > threshold
     positive = patients.labels == 1
     sensitivity = float((predicted & positive).sum() / max(positive.sum(), 1))
     specificity = float((~predicted & ~positive).sum() / max((~positive).sum(), 1))
     auprc = average_precision_score(patients.labels, patients.scores) if positive.any() else 0.0
     return {
-        "test/patient/auroc": _auroc(patients),
-        "test/patient/auprc": float(auprc),
-        "test/patient/sensitivity": sensitivity,
-        "test/patient/specificity": specificity,
-        "test/patient/balanced_acc": (sensitivity + specificity) / 2,
-        "test/patient/f1": float(f1_score(patients.labels, predicted, zero_division=0)),
-        "test/patient/threshold": threshold,
-        "test/patient/n": float(len(patients)),
-        "test/patient/n_positive": float(positive.sum()),
+        f"{prefix}auroc": _auroc(patients),
+        f"{prefix}auprc": float(auprc),
+        f"{prefix}sensitivity": sensitivity,
+        f"{prefix}specificity": specificity,
+        f"{prefix}balanced_acc": (sensitivity + specificity) / 2,
+        f"{prefix}f1": float(f1_score(patients.labels, predicted, zero_division=0)),
+        f"{prefix}threshold": threshold,
+        f"{prefix}n": float(len(patients)),
+        f"{prefix}n_positive": float(positive.sum()),
     }
 
 

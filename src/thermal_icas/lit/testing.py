@@ -47,6 +47,7 @@ def threshold_and_test(
             output_dir,
             names,
             module.prior_shift,
+            {record.patient: record.site for record in data.records("test")},
         )
     )
     metrics.update(where_it_looks(cfg.explain, module, data, tested))

@@ -26,6 +26,7 @@ RESULT_ROWS = (
 # the operating points chosen on val (`eval.operating_points`), by their threshold's key
 OPERATING_POINT = re.compile(r"^test/patient/(at_[^/]+)/threshold$")
 SENS_SPEC = ("sensitivity", "specificity")
+SITE = re.compile(r"^test/site/([^/]+)/patient/n$")
 # test/attention/* in the order the README explains them; the alarm is shown on its own
 LOOKS = ("in_face", "face_area", "sparsity", "background_effect", "gate_in_face")
 LOOKS += ("gate_sparsity", "lr_balance")
@@ -112,7 +113,27 @@ def _results(metrics: Mapping[str, float] | None) -> list[str]:
             rows.append((point, _number(metrics[base + "threshold"]), *cells))
         header = ("cut chosen on val", "threshold", "sensitivity [95% CI]", "specificity [95% CI]")
         out += [page.heading(3, "Operating points (patients)"), page.table(header, rows)]
-    return out
+    return out + _sites(metrics)
+
+
+def _sites(metrics: Mapping[str, float]) -> list[str]:
+    """Each site's test patients on their own (`data.site_from`), at the same threshold."""
+    sites = sorted({m.group(1) for key in metrics if (m := SITE.match(key))})
+    if not sites:
+        return []
+    rows = []
+    for site in sites:
+        base = f"test/site/{site}/patient/"
+        count = f"{metrics[base + 'n']:.0f} ({metrics[base + 'n_positive']:.0f} positive)"
+        cells = [
+            f"{metrics[base + k]:.3f} {_interval(metrics, base + k)}"
+            if base + k in metrics
+            else "n/a: one class"
+            for k in ("auroc", *SENS_SPEC)
+        ]
+        rows.append((site, count, *cells))
+    header = ("site", "patients", "AUROC [95% CI]", "sensitivity", "specificity")
+    return [page.heading(3, "Per site (patients)"), page.table(header, rows)]
 
 
 def _figures(run_dir: Path) -> list[str]:
