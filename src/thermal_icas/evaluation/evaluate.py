@@ -9,66 +9,25 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+from sklearn.metrics import average_precision_score, f1_score
 
 from thermal_icas import run_files
-from thermal_icas.errors import ConfigError
-from thermal_icas.evaluation.bootstrap import BootstrapSettings
 from thermal_icas.evaluation.calibration import (
-    CALIBRATIONS,
     apply_calibration,
     calibration_metrics,
-    fit_calibration,
     plot_reliability,
 )
-from thermal_icas.evaluation.patients import Scores, by_patient, check_aggregate, write_patients
+from thermal_icas.evaluation.choice import Chosen, choose
+from thermal_icas.evaluation.patients import Scores, auroc, by_patient, write_patients
+from thermal_icas.evaluation.settings import EvalSettings
 from thermal_icas.evaluation.stats import MIN_CLASS_PATIENTS, bootstrap_intervals, delong_interval
-from thermal_icas.evaluation.thresholds import threshold_for, youden_threshold
 
-OPERATING_TARGETS = ("specificity", "sensitivity")
 # what a site's name keeps in a metric key
 SITE_KEY = re.compile(r"[^A-Za-z0-9_.-]+")
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """`eval.*`: how test predictions become reported numbers (see conf/eval/default.yaml)."""
-
-    aggregate: str = "mean"
-    n_bootstrap: int = 2000
-    ci_level: float = 0.95
-    seed: int = 0
-    operating_points: Mapping[str, float] = field(
-        default_factory=lambda: {"specificity": 0.8, "sensitivity": 0.9}
-    )
-    calibrate: str = "prior"
-    calibration_bins: int = 10
-
-    def __post_init__(self) -> None:
-        check_aggregate(self.aggregate)
-        if isinstance(self.calibrate, bool):  # the older true/false: temperature or nothing
-            object.__setattr__(self, "calibrate", "temperature" if self.calibrate else "none")
-        if self.calibrate not in CALIBRATIONS:
-            raise ConfigError(f"eval.calibrate='{self.calibrate}' must be one of {CALIBRATIONS}")
-        if not 0 < self.ci_level < 1:
-            raise ConfigError(f"eval.ci_level={self.ci_level} must lie in (0, 1)")
-        if self.n_bootstrap < 100:
-            raise ConfigError(f"eval.n_bootstrap={self.n_bootstrap} must be at least 100")
-        for target, value in self.operating_points.items():
-            if target not in OPERATING_TARGETS or not 0 < value < 1:
-                raise ConfigError(
-                    f"eval.operating_points.{target}={value}: keys must be among "
-                    f"{OPERATING_TARGETS}, values in (0, 1)"
-                )
-
-    @property
-    def bootstrap(self) -> BootstrapSettings:
-        return BootstrapSettings(self.n_bootstrap, self.ci_level, self.seed)
 
 
 def evaluate(
@@ -81,31 +40,41 @@ def evaluate(
     prior_shift: float = 0.0,
     sites: Mapping[str, str] | None = None,
 ) -> dict[str, float]:
+    """`measure` the test split with what the val split `choose`s."""
+    chosen = choose(val, image_threshold, settings, prior_shift)
+    return measure(test, chosen, settings, output_dir, class_names, sites)
+
+
+def measure(
+    test: Scores,
+    chosen: Chosen,
+    settings: EvalSettings,
+    output_dir: Path,
+    class_names: tuple[str, str],
+    sites: Mapping[str, str] | None = None,
+) -> dict[str, float]:
     """Intervals of the image-level test metrics, the patient-level metrics (and per site,
-    given each patient's in `sites`), operating points and calibration; writes
-    test_patients.csv and reliability.png into `output_dir`. `class_names` are (negative,
-    positive); `prior_shift` is log(w_pos / w_neg) of the class weights the model was trained
-    with (0 without weights)."""
-    metrics = _with_intervals("test/", test, image_threshold, settings)
-    levels = {"test/": (val, test)}
-    if settings.aggregate != "none":
-        val_patients = by_patient(val, settings.aggregate)
+    given each patient's in `sites`), operating points and calibration, at the `chosen`
+    thresholds; writes test_patients.csv and reliability.png into `output_dir`.
+    `class_names` are (negative, positive)."""
+    metrics = _with_intervals("test/", test, chosen.image_threshold, settings)
+    levels = {"test/": test}
+    if settings.aggregate != "none" and chosen.patient_threshold is not None:
         patients = by_patient(test, settings.aggregate)
-        threshold = youden_threshold(val_patients.scores, val_patients.labels)
+        threshold = chosen.patient_threshold
         write_patients(output_dir / run_files.TEST_PATIENTS, patients, threshold, class_names)
-        metrics["val/patient/auroc"] = _auroc(val_patients)
+        metrics["val/patient/auroc"] = chosen.val_patient_auroc
         metrics.update(_patient_metrics(patients, threshold))
         metrics.update(_with_intervals("test/patient/", patients, threshold, settings))
         low, high = delong_interval(patients.scores, patients.labels, settings.ci_level)
         metrics["test/patient/auroc_delong_ci_low"] = low
         metrics["test/patient/auroc_delong_ci_high"] = high
-        levels["test/patient/"] = (val_patients, patients)
+        levels["test/patient/"] = patients
         metrics.update(site_metrics(patients, sites or {}, threshold, settings))
         _warn_if_small(patients)
-    # operating points are set where the screening decision is made: per patient, unless none
-    prefix, (decided_val, decided_test) = list(levels.items())[-1]
-    metrics.update(_operating_points(decided_val, decided_test, prefix, settings))
-    metrics.update(_calibration(levels, settings, output_dir, prior_shift))
+    prefix, decided = list(levels.items())[-1]
+    metrics.update(_operating_points(decided, chosen, prefix, settings))
+    metrics.update(_calibration(levels, chosen, settings, output_dir))
     return metrics
 
 
@@ -148,12 +117,6 @@ def _warn_if_small(patients: Scores) -> None:
         )
 
 
-def _auroc(scores: Scores) -> float:
-    if len(np.unique(scores.labels)) < 2:
-        return float("nan")
-    return float(roc_auc_score(scores.labels, scores.scores))
-
-
 def _patient_metrics(
     patients: Scores, threshold: float, prefix: str = "test/patient/"
 ) -> dict[str, float]:
@@ -163,7 +126,7 @@ def _patient_metrics(
     specificity = float((~predicted & ~positive).sum() / max((~positive).sum(), 1))
     auprc = average_precision_score(patients.labels, patients.scores) if positive.any() else 0.0
     return {
-        f"{prefix}auroc": _auroc(patients),
+        f"{prefix}auroc": auroc(patients),
         f"{prefix}auprc": float(auprc),
         f"{prefix}sensitivity": sensitivity,
         f"{prefix}specificity": specificity,
@@ -190,13 +153,13 @@ def _with_intervals(
 
 
 def _operating_points(
-    val: Scores, test: Scores, prefix: str, settings: EvalSettings
+    test: Scores, chosen: Chosen, prefix: str, settings: EvalSettings
 ) -> dict[str, float]:
     """Sensitivity at a fixed specificity (and the reverse), the cut chosen on val."""
     metrics = {}
-    for target, value in settings.operating_points.items():
-        threshold = threshold_for(val.scores, val.labels, target, value)
-        name = f"{prefix}at_{target}_{value:g}/"
+    for name, threshold in chosen.operating.items():
+        if not name.startswith(prefix):
+            continue
         predicted = test.scores > threshold
         positive = test.labels == 1
         metrics[f"{name}threshold"] = threshold
@@ -214,24 +177,21 @@ def _operating_points(
 
 
 def _calibration(
-    levels: Mapping[str, tuple[Scores, Scores]],
-    settings: EvalSettings,
-    output_dir: Path,
-    prior_shift: float,
+    levels: Mapping[str, Scores], chosen: Chosen, settings: EvalSettings, output_dir: Path
 ) -> dict[str, float]:
-    """Brier, ECE, calibration slope and intercept per level; unless `eval.calibrate=none`,
-    also after the recalibration (fitted on that level's val scores where it is fitted)."""
+    """Brier, ECE, calibration slope and intercept per level; where a recalibration was
+    chosen (unless `eval.calibrate=none`), also after it."""
     bins = settings.calibration_bins
     metrics = {}
     curves = {}
-    for prefix, (val, test) in levels.items():
+    for prefix, test in levels.items():
         name = "patients" if "patient" in prefix else "images"
         curves[name] = (test.scores, test.labels)
         for key, value in calibration_metrics(test.scores, test.labels, bins).items():
             metrics[f"{prefix}{key}"] = value
-        if settings.calibrate == "none":
+        if prefix not in chosen.calibration:
             continue
-        intercept, slope = fit_calibration(settings.calibrate, val.scores, val.labels, prior_shift)
+        intercept, slope = chosen.calibration[prefix]
         calibrated = apply_calibration(test.scores, intercept, slope)
         metrics[f"{prefix}calibrated/intercept"] = intercept
         metrics[f"{prefix}calibrated/slope"] = slope

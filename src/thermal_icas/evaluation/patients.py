@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from thermal_icas.errors import ConfigError
 
@@ -38,6 +39,13 @@ class Scores:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+
+def auroc(scores: Scores) -> float:
+    """The AUROC of these scores; nan when they hold one class only."""
+    if len(np.unique(scores.labels)) < 2:
+        return float("nan")
+    return float(roc_auc_score(scores.labels, scores.scores))
 
 
 def check_aggregate(how: str) -> None:
