@@ -183,30 +183,24 @@ def find_images(source: str | Path) -> list[Path]:
     return images
 
 
-def predict(
-    run: TrainedRun,
-    source: str | Path,
-    output_dir: Path,
-    batch_size: int = 64,
-    explain: bool = False,
-) -> Path:
-    """Writes `predictions.csv` (and `skipped.csv`, `explain/` overlays) into output_dir.
+@dataclass(frozen=True)
+class Scored:
+    """Images through a run: what preprocessing kept, each kept image's positive-class
+    probability, and for the asymmetry arms the signed side scores."""
 
-    For the asymmetry arms every image is explained, for its `side` column: which side the
-    model blames (`asymmetry.side_scores`), with the signed score."""
-    paths = find_images(source)
+    paths: list[Path]
+    processed: PreprocessedImages
+    probs: list[float]
+    sides: list[float]
+
+
+def score_images(
+    run: TrainedRun, paths: list[Path], batch_size: int = 64, explain_dir: Path | None = None
+) -> Scored:
+    """The run's preprocessing and classifier on `paths`; with `explain_dir`, an overlay per
+    image there. For the asymmetry arms every image is explained, for the side it blames."""
     preprocessor = Preprocessor.of_run(run.cfg)
     processed = preprocessor([str(p) for p in paths])
-    if processed.skipped:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        write_skipped(output_dir / run_files.SKIPPED, processed.skipped)
-    if not processed.kept:
-        shown = "; ".join(f"{Path(path).name}: {reason}" for path, reason in processed.skipped[:5])
-        more = f"; {len(processed.skipped) - 5} more" if len(processed.skipped) > 5 else ""
-        raise DatasetError(
-            f"none of the {len(paths)} image(s) of input '{source}' can be used ({shown}{more}); "
-            f"all are listed in {output_dir / run_files.SKIPPED}"
-        )
     transform = preprocessor.eval_transform()
     device = next(run.classifier.parameters()).device
     probs: list[float] = []
@@ -214,7 +208,7 @@ def predict(
     for start in range(0, len(processed.kept), batch_size):
         chunk = processed.images[start : start + batch_size]
         batch = torch.stack([transform(image) for image in chunk]).to(device)
-        if explain or run.on_midline:
+        if explain_dir is not None or run.on_midline:
             # the explaining pass runs the model too: its logits are the predictions
             maps = explain_batch(run.classifier, batch, *run.explain_spec).cpu()
             logits = maps.logits
@@ -224,32 +218,54 @@ def predict(
             with torch.inference_mode():
                 logits = run.classifier(batch)
         positive = logits.float().softmax(-1)[:, run.classes.positive_index].tolist()
-        if explain:
-            _write_overlays(
-                run, processed, maps, positive, start, paths, output_dir / run_files.EXPLAIN_DIR
-            )
+        if explain_dir is not None:
+            _write_overlays(run, processed, maps, positive, start, paths, explain_dir)
         probs += positive
+    return Scored(paths, processed, probs, sides)
 
+
+def refuse_unusable(scored: Scored, source: str | Path, output_dir: Path) -> None:
+    """`skipped.csv` when an image could not be used; an error when none could."""
+    processed = scored.processed
+    if processed.skipped:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_skipped(output_dir / run_files.SKIPPED, processed.skipped)
+    if not processed.kept:
+        shown = "; ".join(f"{Path(path).name}: {reason}" for path, reason in processed.skipped[:5])
+        more = f"; {len(processed.skipped) - 5} more" if len(processed.skipped) > 5 else ""
+        raise DatasetError(
+            f"none of the {len(scored.paths)} image(s) of input '{source}' can be used "
+            f"({shown}{more}); all are listed in {output_dir / run_files.SKIPPED}"
+        )
+
+
+def predict(
+    run: TrainedRun,
+    source: str | Path,
+    output_dir: Path,
+    batch_size: int = 64,
+    explain: bool = False,
+) -> Path:
+    """Writes `predictions.csv` (and `skipped.csv`, `explain/` overlays) into output_dir,
+    with each image's side column for the asymmetry arms (`asymmetry.side_scores`)."""
+    paths = find_images(source)
+    explain_dir = output_dir / run_files.EXPLAIN_DIR if explain else None
+    scored = score_images(run, paths, batch_size, explain_dir)
+    refuse_unusable(scored, source, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     patients = prediction_patients(run.cfg, run.classes.names, source, paths)
+    sides = scored.sides
     target = output_dir / run_files.PREDICTIONS
     with target.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "path",
-                "patient",
-                "prob_positive",
-                "predicted",
-                *(["side", "side_score"] if sides else []),
-            ]
-        )
-        for k, (position, prob) in enumerate(zip(processed.kept, probs, strict=True)):
+        side_columns = ["side", "side_score"] if sides else []
+        writer.writerow(["path", "patient", "prob_positive", "predicted", *side_columns])
+        for k, (position, prob) in enumerate(zip(scored.processed.kept, scored.probs, strict=True)):
             path = paths[position]
             label = run.classes.predicted(prob, run.threshold)
             side = [side_label(sides[k]), f"{sides[k]:.6f}"] if sides else []
             writer.writerow([str(path), patients[position], f"{prob:.6f}", label, *side])
-    log.info("Wrote %d predictions to %s", len(probs), target)
+    log.info("Wrote %d predictions to %s", len(scored.probs), target)
     return target
 
 

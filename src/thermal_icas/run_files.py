@@ -57,6 +57,10 @@ EXPLAIN_INDEX = "index.csv"
 COHORT_DIR = EXPLAIN_DIR / "cohort"
 COHORT_MAPS = COHORT_DIR / "class_maps.png"
 COHORT_REGIONS = COHORT_DIR / "regions.csv"
+# validate.py: the validated run's config, with data_dir the new cohort (the report shows it)
+VALIDATED_CONFIG = "validated_config.yaml"
+# validate.py: the capture properties of the training and the new images
+CAPTURE_SHIFT = "capture_shift.csv"
 # one self-contained page of the run's results, images embedded
 REPORT = "report.html"
 

@@ -15,22 +15,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from sklearn.base import ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score, roc_auc_score
 
-from thermal_icas import run_files
 from thermal_icas.clinical.features import ClinicalFeatures
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.errors import ConfigError
 from thermal_icas.evaluation import EvalSettings, Scores, evaluate
+from thermal_icas.evaluation.evaluate import image_metrics
 from thermal_icas.evaluation.thresholds import youden_threshold
-from thermal_icas.reporting.plots import plot_confusion, plot_roc
-from thermal_icas.reporting.results import write_predictions
+from thermal_icas.reporting.results import write_test_files
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +65,13 @@ def clinical_only(
     settings: EvalSettings = instantiate(cfg.eval)
     output_dir = Path(cfg.paths.output_dir)
     names = (data.classes.negative, data.classes.positive)
-    metrics = _image_metrics(test, threshold)
+    metrics = image_metrics(test, threshold)
     # class_weight="balanced" weighs the training patients' classes inversely to their counts
     prior_shift = float(np.log((targets == 0).sum() / max((targets == 1).sum(), 1)))
     sites = {record.patient: record.site for record in data.records("test")}
     metrics.update(evaluate(val, test, threshold, settings, output_dir, names, prior_shift, sites))
     metrics["clinical/features"] = float(len(features.names))
-    _write_test_files(output_dir, data, test, threshold, metrics)
+    write_test_files(output_dir, data.records("test"), test, threshold, data.classes, metrics)
     return metrics
 
 
@@ -100,39 +97,3 @@ def _image_scores(
     images = [record.patient for record in data.records_at(indices)]
     targets = (data.labels[indices] == data.classes.positive_index).int().tolist()
     return Scores.of_images(images, targets, [by_patient[p] for p in images])
-
-
-def _image_metrics(test: Scores, threshold: float) -> dict[str, float]:
-    """What the image arms' test pass logs (`lit.metrics`), from the patients' scores."""
-    predicted, positive = test.scores > threshold, test.labels == 1
-    tp, fn = int((predicted & positive).sum()), int((~predicted & positive).sum())
-    fp, tn = int((predicted & ~positive).sum()), int((~predicted & ~positive).sum())
-    sensitivity, specificity = tp / max(tp + fn, 1), tn / max(tn + fp, 1)
-    return {
-        "test/auroc": float(roc_auc_score(test.labels, test.scores)),
-        "test/sensitivity": sensitivity,
-        "test/specificity": specificity,
-        "test/balanced_acc": (sensitivity + specificity) / 2,
-        "test/f1": float(f1_score(test.labels, predicted, zero_division=0)),
-        "test/acc": (tp + tn) / len(test),
-        "test/tp": float(tp),
-        "test/fn": float(fn),
-        "test/fp": float(fp),
-        "test/tn": float(tn),
-        "test/threshold": threshold,
-    }
-
-
-def _write_test_files(
-    output_dir: Path, data: ThermalData, test: Scores, threshold: float, metrics: dict
-) -> None:
-    """The files an image arm's test callbacks write: predictions, ROC, confusion matrix."""
-    assert data.classes is not None
-    path, records = output_dir / run_files.TEST_PREDICTIONS, data.records("test")
-    write_predictions(path, records, test.scores.tolist(), threshold, data.classes)
-    scores, targets = torch.as_tensor(test.scores), torch.as_tensor(test.labels)
-    plot_roc(scores, targets, metrics["test/auroc"], threshold, output_dir / run_files.ROC)
-    tp, fn, fp, tn = (int(metrics[f"test/{key}"]) for key in ("tp", "fn", "fp", "tn"))
-    cells = [[tp, fn], [fp, tn]]
-    names = [data.classes.positive, data.classes.negative]
-    plot_confusion(cells, names, output_dir / run_files.CONFUSION)

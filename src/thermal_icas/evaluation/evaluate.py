@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import average_precision_score, f1_score
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from thermal_icas import run_files
 from thermal_icas.evaluation.calibration import (
@@ -87,12 +87,7 @@ def site_metrics(
     metrics: dict[str, float] = {}
     for site in sorted(set(named) - {""}):
         chosen = named == site
-        part = Scores(
-            patients.patients[chosen],
-            patients.labels[chosen],
-            patients.scores[chosen],
-            patients.n_images[chosen],
-        )
+        part = patients.subset(chosen)
         prefix = f"test/site/{SITE_KEY.sub('_', site)}/patient/"
         if len(np.unique(part.labels)) < 2:
             metrics[f"{prefix}n"], metrics[f"{prefix}n_positive"] = len(part), part.labels.sum()
@@ -202,3 +197,25 @@ def _calibration(
         curves[f"{name}, {settings.calibrate}"] = (calibrated, test.labels)
     plot_reliability(curves, bins, output_dir / run_files.RELIABILITY)
     return metrics
+
+
+def image_metrics(test: Scores, threshold: float) -> dict[str, float]:
+    """What the image arms' test pass logs (`lit.metrics`), from scores alone: for the
+    clinical arm and an external cohort, which have no test pass."""
+    predicted, positive = test.scores > threshold, test.labels == 1
+    tp, fn = int((predicted & positive).sum()), int((~predicted & positive).sum())
+    fp, tn = int((predicted & ~positive).sum()), int((~predicted & ~positive).sum())
+    sensitivity, specificity = tp / max(tp + fn, 1), tn / max(tn + fp, 1)
+    return {
+        "test/auroc": float(roc_auc_score(test.labels, test.scores)),
+        "test/sensitivity": sensitivity,
+        "test/specificity": specificity,
+        "test/balanced_acc": (sensitivity + specificity) / 2,
+        "test/f1": float(f1_score(test.labels, predicted, zero_division=0)),
+        "test/acc": (tp + tn) / len(test),
+        "test/tp": float(tp),
+        "test/fn": float(fn),
+        "test/fp": float(fp),
+        "test/tn": float(tn),
+        "test/threshold": threshold,
+    }

@@ -40,6 +40,12 @@ class Scores:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def subset(self, chosen: np.ndarray) -> Scores:
+        """The samples where the boolean `chosen` is true."""
+        return Scores(
+            self.patients[chosen], self.labels[chosen], self.scores[chosen], self.n_images[chosen]
+        )
+
 
 def auroc(scores: Scores) -> float:
     """The AUROC of these scores; nan when they hold one class only."""

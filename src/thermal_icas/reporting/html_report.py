@@ -42,7 +42,8 @@ def write_report(run_dir: Path) -> Path:
 def render_report(run_dir: Path) -> str:
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run folder {run_dir} does not exist")
-    cfg = read(run_dir / run_files.CONFIG) or {}
+    # an external validation shows the settings of the run it validates
+    cfg = read(run_dir / run_files.VALIDATED_CONFIG) or read(run_dir / run_files.CONFIG) or {}
     metrics = read(run_dir / run_files.METRICS)
     task = cfg.get("task_name", "run")
     body = [page.heading(1, f"{task}: {run_dir.name}"), *header(run_dir, cfg, metrics)]

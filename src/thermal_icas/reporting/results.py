@@ -11,9 +11,12 @@ from pathlib import Path
 import lightning
 import torch
 
+from thermal_icas import run_files
 from thermal_icas.asymmetry import side_label
 from thermal_icas.data.classes import ClassInfo
 from thermal_icas.data.records import ImageRecord
+from thermal_icas.evaluation.patients import Scores
+from thermal_icas.reporting.plots import plot_confusion, plot_roc
 
 
 def write_metrics(path: Path, metrics: Mapping[str, float]) -> None:
@@ -55,3 +58,22 @@ def write_predictions(
             side = [side_label(sides[k]), f"{sides[k]:.6f}"] if sides is not None else []
             label = classes.names[record.label]
             writer.writerow([record.path, record.patient, label, f"{prob:.6f}", predicted, *side])
+
+
+def write_test_files(
+    output_dir: Path,
+    records: Sequence[ImageRecord],
+    test: Scores,
+    threshold: float,
+    classes: ClassInfo,
+    metrics: Mapping[str, float],
+) -> None:
+    """The files an image arm's test callbacks write, from scores alone: predictions, ROC,
+    confusion matrix (`records` in the order of `test`)."""
+    path = output_dir / run_files.TEST_PREDICTIONS
+    write_predictions(path, records, test.scores.tolist(), threshold, classes)
+    scores, targets = torch.as_tensor(test.scores), torch.as_tensor(test.labels)
+    plot_roc(scores, targets, metrics["test/auroc"], threshold, output_dir / run_files.ROC)
+    tp, fn, fp, tn = (int(metrics[f"test/{key}"]) for key in ("tp", "fn", "fp", "tn"))
+    names = [classes.positive, classes.negative]
+    plot_confusion([[tp, fn], [fp, tn]], names, output_dir / run_files.CONFUSION)
