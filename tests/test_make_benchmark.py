@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from tests.conftest import load_script
+from tests.conftest import load_script, thermal_data
 from thermal_icas.data.classes import resolve_classes
 from thermal_icas.data.records import find_class_dirs, scan_folder
 
@@ -220,3 +220,29 @@ def test_baseline_at_chance_without_cooling(
     assert abs(np.mean([result.auroc for result in results]) - 0.5) < 0.15
     assert sum(not low <= 0.5 <= high for low, high in (r.interval for r in results)) <= 1
     assert mb.main([str(cv_source), str(tmp_path / "null0"), "--baseline-only"]) == results[0]
+
+
+@pytest.fixture(scope="module")
+def sites_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_source(tmp_path_factory.mktemp("sites") / "faces", n_patients=60, n_images=1)
+
+
+@pytest.mark.parametrize("skew", [0.5, 0.9])
+def test_two_sites_the_second_captured_differently(
+    mb: ModuleType, sites_source: Path, tmp_path: Path, skew: float
+) -> None:
+    """Half of each class at each site: the capture says nothing of the label; most ICAS
+    people at the second site: the audit sees the label in how the images were captured."""
+    bench = tmp_path / "bench"
+    mb.main([str(sites_source), str(bench), "--test-fraction", "0"])
+    sites = tmp_path / "sites"
+    load_script("make_sites").main([str(bench), str(sites), "--skew", str(skew)])
+    icas_at_b = len({p.stem.split("_")[0] for p in (sites / "site_b" / "icas").glob("*.jpg")})
+    assert icas_at_b == round(skew * 20)
+    image = cv2.imread(str(next((sites / "site_b").rglob("*.jpg"))))
+    assert image.shape == (240, 320, 3)
+    assert np.abs(image[..., 0].astype(int) - image[..., 2]).max() <= 3  # grey, not inferno
+    data = thermal_data(tmp_path, data_dir=str(sites), site_from="folder")
+    data.setup()
+    assert {record.site for record, _ in data.rows} == {"site_a", "site_b"}
+    assert data.acquisition is not None and data.acquisition.alarm == (skew == 0.9)
