@@ -14,7 +14,7 @@ os.environ.setdefault("THERMAL_ICAS_ROOT", str(Path(__file__).resolve().parent))
 def main(cfg: DictConfig) -> None:
     from thermal_icas.errors import user_error
     from thermal_icas.export import check_format, export_run
-    from thermal_icas.inference import load_run
+    from thermal_icas.trained_run import load_run
 
     try:
         check_format(cfg.format)

@@ -15,7 +15,8 @@ def main(cfg: DictConfig) -> None:
     import torch
 
     from thermal_icas.errors import user_error
-    from thermal_icas.inference import load_run, predict
+    from thermal_icas.inference import predict
+    from thermal_icas.trained_run import load_run
 
     device = cfg.device
     if device == "auto":

@@ -16,8 +16,8 @@ def main(cfg: DictConfig) -> None:
     import torch
 
     from thermal_icas.errors import user_error
-    from thermal_icas.inference import load_run
     from thermal_icas.reporting.console import print_metrics_table
+    from thermal_icas.trained_run import load_run
     from thermal_icas.validation import validate
 
     device = "cuda" if cfg.device == "auto" and torch.cuda.is_available() else cfg.device

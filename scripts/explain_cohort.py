@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> None:
 
     from thermal_icas.errors import user_error
     from thermal_icas.explain.cohort import explain_cohort, format_table
-    from thermal_icas.inference import load_run
     from thermal_icas.reporting.html_report import write_report
+    from thermal_icas.trained_run import load_run
 
     device = args.device
     if device == "auto":

@@ -217,7 +217,7 @@ def test_fused_trains_with_the_clinical_features_joined(compose_cfg: ComposeFn) 
 
 
 def test_predict_refuses_a_clinical_run(tmp_path: Path) -> None:
-    from thermal_icas.inference import load_run
+    from thermal_icas.trained_run import load_run
 
     run_dir = tmp_path / "run"
     (run_dir / ".hydra").mkdir(parents=True)

@@ -24,8 +24,9 @@ from thermal_icas.data.classes import ClassInfo
 from thermal_icas.data.preprocess import Preprocessor
 from thermal_icas.errors import ConfigError
 from thermal_icas.export import INPUT, export_onnx, export_run, preprocess_spec
-from thermal_icas.inference import TrainedRun, load_run, predict
+from thermal_icas.inference import predict
 from thermal_icas.models.heads import ThermalClassifier
+from thermal_icas.trained_run import TrainedRun, load_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-4

@@ -16,8 +16,9 @@ from omegaconf import OmegaConf
 from tests.conftest import ComposeFn, make_toy_dataset, write_image
 from thermal_icas import run_files
 from thermal_icas.errors import PretrainedWeightsError
-from thermal_icas.inference import load_run, predict, run_classes
+from thermal_icas.inference import predict
 from thermal_icas.pipeline import run
+from thermal_icas.trained_run import load_run, run_classes
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,8 @@ from tests.conftest import drop_checkpoints, make_toy_dataset
 from thermal_icas import run_files
 from thermal_icas.config import compose_config
 from thermal_icas.errors import DatasetError
-from thermal_icas.inference import load_run
 from thermal_icas.pipeline import run
+from thermal_icas.trained_run import load_run
 from thermal_icas.validation import validate
 
 pytestmark = pytest.mark.slow

@@ -22,8 +22,8 @@ from torch import Tensor, nn
 from thermal_icas import run_files
 from thermal_icas.data.preprocess import Preprocessor
 from thermal_icas.errors import ConfigError
-from thermal_icas.inference import TrainedRun
 from thermal_icas.models.heads import ThermalClassifier
+from thermal_icas.trained_run import TrainedRun
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,10 @@ from thermal_icas.evaluation.choice import Chosen
 from thermal_icas.evaluation.evaluate import image_metrics, measure
 from thermal_icas.evaluation.patients import by_patient
 from thermal_icas.explain.shortcut import mean_background_effect
-from thermal_icas.inference import Scored, TrainedRun, refuse_unusable, score_images
+from thermal_icas.inference import Scored, refuse_unusable, score_images
 from thermal_icas.reporting.html_report import write_report
 from thermal_icas.reporting.results import write_metrics, write_test_files
+from thermal_icas.trained_run import TrainedRun
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from thermal_icas.explain.regions import (
     face_regions,
     per_patient,
 )
-from thermal_icas.inference import TrainedRun
 from thermal_icas.reporting.plots import save
+from thermal_icas.trained_run import TrainedRun
 
 
 @dataclass(frozen=True)
