@@ -11,8 +11,7 @@ import pytest
 import torch
 from torchvision import models
 
-from tests.conftest import make_toy_dataset
-from tests.test_data import _thermal_data
+from tests.conftest import make_toy_dataset, thermal_data
 from thermal_icas.asymmetry import (
     Asymmetry,
     align_on_midline,
@@ -214,7 +213,7 @@ def test_midline_augmentation_keeps_a_symmetric_face_symmetric() -> None:
 
 def test_dataset_serves_whole_faces_centred_on_their_midline(tmp_path: Path) -> None:
     root = make_toy_dataset(tmp_path / "d", {"icas": 6, "non_icas": 12}, size=24)
-    data = _thermal_data(
+    data = thermal_data(
         tmp_path,
         data_dir=str(root),
         mask=Masking(ContentBasedMask()),

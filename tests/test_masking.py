@@ -10,8 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import make_toy_dataset
-from tests.test_data import _thermal_data
+from tests.conftest import make_toy_dataset, thermal_data
 from thermal_icas.masks import FaceMask, Masking, MaskResult
 from thermal_icas.masks.content import ContentBasedMask
 from thermal_icas.masks.geometric import EllipseMask
@@ -126,7 +125,7 @@ def test_fallback_flag_survives_the_cache(tmp_path: Path) -> None:
 
 def test_masks_are_computed_once_per_image_not_per_epoch(tmp_path: Path) -> None:
     root = make_toy_dataset(tmp_path / "d", {"icas": 6, "non_icas": 12}, size=24)
-    data = _thermal_data(tmp_path, data_dir=str(root), mask=Masking(CountingMask()))
+    data = thermal_data(tmp_path, data_dir=str(root), mask=Masking(CountingMask()))
     data.setup()
     assert CALLS["count"] == len(data.rows)
     loader = data.for_stage(batch_size=4, views=2).loader("train", train=True, views=2)
