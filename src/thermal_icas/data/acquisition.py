@@ -13,7 +13,6 @@ import math
 import os
 import uuid
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -21,7 +20,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from thermal_icas.data.imageio import load_rgb
-from thermal_icas.data.palette import load_palette
+from thermal_icas.data.palette import palette_lab, to_lab
 from thermal_icas.masks.content import ContentBasedMask
 
 # raise when a property's computation changes, so values cached by earlier code miss
@@ -119,25 +118,14 @@ def _pixels(image: np.ndarray) -> Properties:
     }
     pixels = image[inside] if inside.any() else image.reshape(-1, 3)
     sample = pixels[np.linspace(0, len(pixels) - 1, min(PALETTE_SAMPLE, len(pixels))).astype(int)]
-    lab = _lab(sample)
+    lab = to_lab(sample[None])[0]
     off = {}
     for name in KNOWN_PALETTES:
-        colours = _palette_lab(name)
+        colours = palette_lab(name)
         squared = (lab**2).sum(1)[:, None] + (colours**2).sum(1)[None] - 2.0 * lab @ colours.T
         off[name] = float((squared.min(1) > OFF_PALETTE_DISTANCE**2).mean())
     best = min(off, key=off.__getitem__)
     return found | {"palette": best if off[best] <= PALETTE_FITS else "other"}
-
-
-@lru_cache(maxsize=len(KNOWN_PALETTES))
-def _palette_lab(name: str) -> np.ndarray:
-    return _lab(load_palette(name))
-
-
-def _lab(rgb: np.ndarray) -> np.ndarray:
-    """(N, 3) RGB in [0, 1] as (N, 3) CIELAB."""
-    pixels = np.ascontiguousarray(rgb[None], dtype=np.float32)
-    return cv2.cvtColor(pixels, cv2.COLOR_RGB2LAB)[0]
 
 
 class PropertyCache:

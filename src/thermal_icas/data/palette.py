@@ -49,8 +49,15 @@ def load_palette(palette: str) -> np.ndarray:
     return matplotlib.colormaps[palette](positions)[:, :3].astype(np.float32)
 
 
-def _lab(rgb: np.ndarray) -> np.ndarray:
+def to_lab(rgb: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) RGB image in [0, 1] in CIELAB, where distances are perceptual."""
     return cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.float32), cv2.COLOR_RGB2LAB)
+
+
+@lru_cache(maxsize=8)
+def palette_lab(palette: str) -> np.ndarray:
+    """(N, 3) CIELAB colours of a palette, coldest first."""
+    return to_lab(load_palette(palette)[None])[0]
 
 
 class PaletteInverter:
@@ -91,7 +98,7 @@ def _nearest(lab: np.ndarray, colours: np.ndarray, first: np.ndarray) -> tuple[n
 @lru_cache(maxsize=4)
 def _colour_table(palette: str) -> tuple[np.ndarray, np.ndarray]:
     """For each of the 2^24 colours, its nearest palette position and the distance to it."""
-    colours = _lab(load_palette(palette)[None])[0]
+    colours = palette_lab(palette)
     coarse = _coarse_lookup(colours)
     positions = np.empty(1 << 24, np.uint16)
     distances = np.empty(1 << 24, np.float16)
@@ -101,7 +108,7 @@ def _colour_table(palette: str) -> tuple[np.ndarray, np.ndarray]:
         rgb = np.stack([(codes >> 16) & 255, (codes >> 8) & 255, codes & 255], -1)
         cells = np.rint(rgb * (((1 << COARSE_BITS) - 1) / 255.0)).astype(np.int64)
         first = coarse[_codes(cells, COARSE_BITS)]
-        lab = _lab((rgb / 255.0)[None])[0]
+        lab = to_lab((rgb / 255.0)[None])[0]
         positions[start : start + block], distance = _nearest(lab, colours, first)
         distances[start : start + block] = distance
     return positions, distances
@@ -112,7 +119,7 @@ def _coarse_lookup(colours: np.ndarray) -> np.ndarray:
     position (over the whole palette)."""
     levels = np.arange(1 << COARSE_BITS, dtype=np.float32) / ((1 << COARSE_BITS) - 1)
     cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(1, -1, 3)
-    cells = _lab(cube)[0]
+    cells = to_lab(cube)[0]
     nearest = np.empty(len(cells), np.int64)
     for start in range(0, len(cells), 16384):
         chunk = cells[start : start + 16384]

@@ -40,10 +40,6 @@ class Sites:
         if self.source == "column" and not self.table:
             raise ConfigError("data.site_from=column reads data.clinical_csv, which is not set")
 
-    @property
-    def known(self) -> bool:
-        return self.source != "none"
-
     def roots(self, root: Path) -> list[tuple[str, Path]]:
         """The folders that hold class folders, each with its site (`folder`: each one below
         `root`; otherwise `root` itself, its sites read later)."""

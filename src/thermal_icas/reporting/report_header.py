@@ -17,10 +17,9 @@ import yaml
 
 from thermal_icas import run_files
 from thermal_icas.data.confound import ALARM_LOW, LISTED
-from thermal_icas.data.splits import SPLIT_POSITIVE
+from thermal_icas.data.splits import SPLIT_POSITIVE, SPLITS
 from thermal_icas.reporting import page
 
-SPLIT_ORDER = ("train", "val", "test")
 COUNTED = ("images", "patients")
 # log lines the top of the report repeats, and how many at most
 WARNING_LEVELS = ("][WARNING] - ", "][ERROR] - ")
@@ -146,7 +145,7 @@ def _data(path: Path) -> list[str]:
         return [*out, page.note(f"{path.name} is missing: data counts not shown.")]
     classes = sorted({row["label"] for row in rows})
     found = {row["split"] for row in rows}
-    splits = [s for s in SPLIT_ORDER if s in found] + sorted(found - set(SPLIT_ORDER))
+    splits = [s for s in SPLITS if s in found] + sorted(found - set(SPLITS))
     images = Counter((row["split"], row["label"]) for row in rows)
     patients = {(row["split"], row["label"], row["patient"]) for row in rows}
     per_patient = Counter((split, label) for split, label, _ in patients)
