@@ -2,9 +2,12 @@
 
     python scripts/summarize.py MULTIRUN_DIR [--baseline "mask=none,attention=off"]
                                              [--bootstrap 10000] [--simultaneous]
+                                             [--view shift]
 
 Writes summary.md, summary.html (the same with the plot, one self-contained page),
 summary.csv, comparisons.csv and summary.png into MULTIRUN_DIR and prints summary.md.
+`--view shift` summarises the jobs' test patients on another camera (eval.shift_dir) instead,
+with each arm's drop from its own test, into MULTIRUN_DIR/shift/.
 """
 
 from __future__ import annotations
@@ -34,10 +37,20 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="intervals of the patient AUROC comparisons that hold jointly (Bonferroni)",
     )
+    parser.add_argument(
+        "--view",
+        default="",
+        choices=("", "shift"),
+        help="shift: the test patients on eval.shift_dir's camera, and each arm's drop",
+    )
     args = parser.parse_args(argv)
     try:
         summary = summarize_multirun(
-            args.multirun_dir, args.baseline, args.bootstrap, simultaneous=args.simultaneous
+            args.multirun_dir,
+            args.baseline,
+            args.bootstrap,
+            simultaneous=args.simultaneous,
+            view=args.view,
         )
     except (OSError, ValueError) as error:
         raise SystemExit(f"error: {error}") from error

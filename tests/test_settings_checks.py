@@ -44,6 +44,8 @@ BAD = {
     "eval.n_bootstrap=10": "eval.n_bootstrap=10 must be at least 100",
     "eval.ci_level=95": "eval.ci_level=95 must lie in (0, 1)",
     "asymmetry=on data.image_size=24": "use data.image_size=32 or more",
+    "eval.shift_dir=/no/such/camera": "eval.shift_dir='/no/such/camera' does not exist",
+    "clinical=fused eval.shift_dir=.": "eval.shift_dir scores images alone",
 }
 
 

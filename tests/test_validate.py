@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from thermal_icas import run_files
 from thermal_icas.config import compose_config
 from thermal_icas.errors import DatasetError
 from thermal_icas.pipeline import run
+from thermal_icas.shift_test import SHIFT_DIR, patients_in_test, score_shift
 from thermal_icas.trained_run import load_run
 from thermal_icas.validation import validate
 
@@ -111,3 +113,36 @@ def test_other_classes_are_refused_in_one_line(trained: Path, tmp_path: Path) ->
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_the_test_patients_on_another_camera_beside_their_own(
+    trained: Path, tmp_path: Path
+) -> None:
+    """eval.shift_dir: the run's test patients scored in a second folder, paired with their
+    own test; the same images there drop by exactly 0, and patients the folder lacks are
+    left out of the pair."""
+    data_dir = Path(OmegaConf.load(trained / run_files.CONFIG).data.data_dir)
+    same = tmp_path / "same"
+    shutil.copytree(data_dir, same)
+    tested = patients_in_test(trained / run_files.SPLITS)
+    own = json.loads((trained / run_files.METRICS).read_text())
+
+    metrics = score_shift(trained, str(same), tmp_path / "cache")
+
+    assert metrics["shift/patient/auroc"] == pytest.approx(own["test/patient/auroc"])
+    assert metrics["shift/patient/auroc_drop"] == 0.0
+    assert (
+        metrics["shift/patient/auroc_drop_ci_low"],
+        metrics["shift/patient/auroc_drop_ci_high"],
+    ) == (0.0, 0.0)
+    assert metrics["shift/patient/n_paired"] == len(tested)
+    assert "shift/capture_auroc" in metrics
+    assert (trained / SHIFT_DIR / run_files.REPORT).is_file()
+    with (trained / SHIFT_DIR / run_files.SPLITS).open() as handle:
+        assert {row["patient"] for row in csv.DictReader(handle)} == tested
+
+    gone = sorted(tested)[0]
+    for path in same.rglob(f"{gone}_*"):
+        path.unlink()
+    fewer = score_shift(trained, str(same), tmp_path / "cache")
+    assert fewer["shift/patient/n_paired"] == len(tested) - 1

@@ -80,6 +80,11 @@ def check_settings(cfg: DictConfig) -> None:
             raise ConfigError(f"{keys} set while {lever} is off: add {on}")
     if cfg.get("clinical") is not None and cfg.clinical.use == "only":
         check_model(cfg.clinical.model)
+    if cfg.get("clinical") is not None and cfg.eval.get("shift_dir"):
+        raise ConfigError(
+            "eval.shift_dir scores images alone, and a clinical arm's scores need each "
+            "patient's covariates: run the other camera's test without clinical"
+        )
     check_image_size(cfg)
     explain_layer(cfg.explain.layer, cfg.data.image_size)
     check_method(cfg.explain.method)
@@ -248,3 +253,6 @@ def check_eval(node: DictConfig) -> None:
     values = OmegaConf.to_container(node, resolve=True)
     assert isinstance(values, dict)
     EvalSettings(**{key: value for key, value in values.items() if not str(key).startswith("_")})
+    shift = values.get("shift_dir")
+    if shift and not Path(str(shift)).expanduser().is_dir():
+        raise ConfigError(f"eval.shift_dir='{shift}' does not exist or is not a folder")

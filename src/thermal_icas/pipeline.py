@@ -35,6 +35,7 @@ from thermal_icas.reporting.hparams import log_hparams
 from thermal_icas.reporting.html_report import write_report
 from thermal_icas.reporting.results import write_metrics, write_run_info
 from thermal_icas.run_folder import refuse_finished, running_in
+from thermal_icas.shift_test import score_shift
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,9 @@ def _train_and_test(
         metrics["run/threads"] = float(torch.get_num_threads())
         write_run_info(output_dir / run_files.RUN_INFO)
         write_metrics(output_dir / run_files.METRICS, metrics)
+        if cfg.eval.get("shift_dir") and classifier is not None:
+            metrics.update(score_shift(output_dir, cfg.eval.shift_dir, Path(cfg.paths.cache_dir)))
+            write_metrics(output_dir / run_files.METRICS, metrics)
         log_hparams(loggers, cfg, metrics)
         print_metrics_table(metrics)
         log.info("Report: %s", write_report(output_dir))

@@ -70,13 +70,17 @@ def validate(
     batch_size: int = 64,
     recalibrate: float = 0.0,
     cache_dir: Path | None = None,
+    patients: set[str] | None = None,
 ) -> dict[str, float]:
-    """Score the labelled folder `data_dir` with `run`; writes metrics.json, the test files,
-    splits.csv, capture_shift.csv and report.html into `output_dir`."""
+    """Score the labelled folder `data_dir` with `run` (only the images of `patients`, if
+    given); writes metrics.json, the test files, splits.csv, capture_shift.csv and report.html
+    into `output_dir`."""
     root = Path(data_dir).expanduser()
     classes, matched = external_classes(run, root)
     data = run.cfg.data
     records = scan_folder(root, classes, data.patient_regex, data.get("patient_from", "filename"))
+    if patients is not None:
+        records = _of_patients(records, patients, root)
     scored = score_images(run, [Path(r.path) for r in records], batch_size)
     refuse_unusable(scored, root, output_dir)
     kept = [replace(records[i], label=matched[records[i].label]) for i in scored.processed.kept]
@@ -102,6 +106,23 @@ def validate(
     OmegaConf.save(OmegaConf.merge(run.cfg, shown), output_dir / run_files.VALIDATED_CONFIG)
     log.info("Report: %s", write_report(output_dir))
     return metrics
+
+
+def _of_patients(records: list[ImageRecord], patients: set[str], root: Path) -> list[ImageRecord]:
+    """The images of the wanted patients; the ones `root` lacks are named in the log."""
+    kept = [record for record in records if record.patient in patients]
+    missing = sorted(patients - {record.patient for record in kept})
+    if not kept:
+        raise DatasetError(f"'{root}' has no images of the {len(patients)} patients wanted")
+    if missing:
+        log.warning(
+            "'%s' has no images of %d of the %d patients wanted (e.g. '%s')",
+            root,
+            len(missing),
+            len(patients),
+            missing[0],
+        )
+    return kept
 
 
 def _recalibrated(

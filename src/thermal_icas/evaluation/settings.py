@@ -26,6 +26,8 @@ class EvalSettings:
     )
     calibrate: str = "prior"
     calibration_bins: int = 10
+    # the test patients' images from another camera (`shift_test`); None: no such test
+    shift_dir: str | None = None
 
     def __post_init__(self) -> None:
         check_aggregate(self.aggregate)

@@ -114,7 +114,7 @@ def _results(metrics: Mapping[str, float] | None) -> list[str]:
             rows.append((point, _number(metrics[base + "threshold"]), *cells))
         header = ("cut chosen on val", "threshold", "sensitivity [95% CI]", "specificity [95% CI]")
         out += [page.heading(3, "Operating points (patients)"), page.table(header, rows)]
-    return out + _sites(metrics)
+    return out + _sites(metrics) + _other_camera(metrics)
 
 
 def _sites(metrics: Mapping[str, float]) -> list[str]:
@@ -135,6 +135,29 @@ def _sites(metrics: Mapping[str, float]) -> list[str]:
         rows.append((site, count, *cells))
     header = ("site", "patients", "AUROC [95% CI]", "sensitivity", "specificity")
     return [page.heading(3, "Per site (patients)"), page.table(header, rows)]
+
+
+def _other_camera(metrics: Mapping[str, float]) -> list[str]:
+    """In-domain beside out-of-domain (`eval.shift_dir`): the same test patients."""
+    if "shift/patient/auroc_drop" not in metrics:
+        return []
+    rows = [
+        (name, f"{metrics[key]:.3f} {_interval(metrics, key)}")
+        for name, key in (
+            ("val patients, training camera", "val/patient/auroc"),
+            ("test patients, training camera", "test/patient/auroc"),
+            ("the same test patients, other camera", "shift/patient/auroc"),
+            ("drop (training minus other camera, paired)", "shift/patient/auroc_drop"),
+        )
+        if key in metrics
+    ]
+    text = (
+        f"The run's test patients as eval.shift_dir shows them, every val choice kept; "
+        f"{metrics['shift/patient/n_paired']:.0f} patients in the pair. Their own report: "
+        "shift/report.html."
+    )
+    header = ("patients", "patient AUROC [95% CI]")
+    return [page.heading(3, "Another camera"), page.paragraph(text), page.table(header, rows)]
 
 
 def _figures(run_dir: Path) -> list[str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thermal_icas import run_files
+from thermal_icas.evaluation.compare import Estimate
 from thermal_icas.evaluation.stats import BootstrapSettings
 from thermal_icas.reporting.summary.collect import (
     FailedRun,
@@ -20,6 +21,7 @@ from thermal_icas.reporting.summary.collect import (
     split_override,
     thread_counts,
 )
+from thermal_icas.reporting.summary.domain import drops
 from thermal_icas.reporting.summary.render import write_reports
 from thermal_icas.reporting.summary.statistics import (
     METRICS,
@@ -71,6 +73,9 @@ class Summary:
     markdown_path: Path
     plot_path: Path
     html_path: Path
+    # `--view shift`: the scores on another camera, and each arm's drop to them
+    view: str = ""
+    drops: dict[str, Estimate] | None = None
 
 
 def parse_baseline(text: str) -> dict[str, str]:
@@ -89,21 +94,26 @@ def summarize_multirun(
     n_bootstrap: int = 10_000,
     seed: int = 0,
     simultaneous: bool = False,
+    view: str = "",
 ) -> Summary:
     """Read every job under `root`, write summary.md, summary.html, summary.csv,
     comparisons.csv and summary.png into it. With `simultaneous`, the intervals of the primary
-    comparisons hold jointly (Bonferroni) instead of one at a time."""
+    comparisons hold jointly (Bonferroni) instead of one at a time. With `view` (`shift`), the
+    jobs' results in that sub-folder are summarised, into root/<view>/, with each arm's drop
+    from its own test."""
     baseline_pairs = parse_baseline(baseline)
     if n_bootstrap < 1:
         raise ValueError(f"bootstrap resamples must be at least 1, got {n_bootstrap}")
     bootstrap = BootstrapSettings(n_bootstrap, 0.95, seed)
-    jobs = load_jobs(root)
+    jobs = load_jobs(root, view)
     common, varying = split_keys(jobs)
     arms = group_arms(jobs, varying)
     pooled = {label: pooled_patients(label, arm.jobs) for label, arm in arms.items()}
     rows = [arm_row(label, arm, pooled[label], bootstrap) for label, arm in arms.items()]
     baselines = baseline_arms(arms, common, baseline_pairs)
     comparisons = compare_with_baselines(arms, pooled, baseline_pairs, baselines, bootstrap)
+    out = root / view
+    out.mkdir(exist_ok=True)
     summary = Summary(
         root=root,
         common=common,
@@ -118,10 +128,12 @@ def summarize_multirun(
         n_bootstrap=n_bootstrap,
         simultaneous=simultaneous,
         threads=thread_counts(jobs),
-        csv_path=root / run_files.SUMMARY_CSV,
-        markdown_path=root / run_files.SUMMARY_MARKDOWN,
-        plot_path=root / run_files.SUMMARY_PLOT,
-        html_path=root / run_files.SUMMARY_HTML,
+        csv_path=out / run_files.SUMMARY_CSV,
+        markdown_path=out / run_files.SUMMARY_MARKDOWN,
+        plot_path=out / run_files.SUMMARY_PLOT,
+        html_path=out / run_files.SUMMARY_HTML,
+        view=view,
+        drops=drops(root, pooled, bootstrap) if view else None,
     )
     write_reports(summary)
     return summary

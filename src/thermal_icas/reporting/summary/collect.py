@@ -91,8 +91,10 @@ def _natural_key(path: str) -> list[int | str]:
     return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"(\d+)", path))]
 
 
-def load_jobs(root: Path) -> list[Job]:
-    """Every job folder under `root` (one holding .hydra/overrides.yaml), in sweep order."""
+def load_jobs(root: Path, view: str = "") -> list[Job]:
+    """Every job folder under `root` (one holding .hydra/overrides.yaml), in sweep order;
+    with `view` (a sub-folder of each job, `shift`), the metrics and test patients found
+    there."""
     if not root.is_dir():
         raise FileNotFoundError(f"multirun folder '{root}' does not exist or is not a folder")
     override_files = [
@@ -104,14 +106,14 @@ def load_jobs(root: Path) -> list[Job]:
     jobs = []
     for override_file in override_files:
         job_dir = override_file.parent.parent
-        metrics = _read_metrics(job_dir / run_files.METRICS)
-        patients_file = job_dir / run_files.TEST_PATIENTS
+        metrics = _read_metrics(job_dir / view / run_files.METRICS)
+        patients_file = job_dir / view / run_files.TEST_PATIENTS
         jobs.append(
             Job(
                 path=job_dir.relative_to(root).as_posix(),
                 overrides=_read_overrides(override_file),
                 metrics=metrics,
-                reason="" if metrics is not None else _failure_reason(job_dir),
+                reason="" if metrics is not None else _failure_reason(job_dir, view),
                 patients=read_patients(patients_file)
                 if metrics is not None and patients_file.is_file()
                 else None,
@@ -182,7 +184,11 @@ def _read_metrics(path: Path) -> dict[str, float] | None:
     }
 
 
-def _failure_reason(job_dir: Path) -> str:
+def _failure_reason(job_dir: Path, view: str = "") -> str:
+    if view and (job_dir / run_files.METRICS).is_file():
+        if not (job_dir / view / run_files.METRICS).is_file():
+            return f"finished, but has no {view}/{run_files.METRICS} (was eval.shift_dir set?)"
+        job_dir = job_dir / view
     if (job_dir / run_files.METRICS).is_file():
         return f"{run_files.METRICS} is not a readable JSON object"
     error = job_dir / run_files.FAILURE

@@ -50,7 +50,7 @@ NO_SHARED_PATIENTS = f"no shared test patients (no {TEST_PATIENTS})"
 
 def write_reports(summary: Summary) -> None:
     write_csv(summary.csv_path, arm_header(summary), arm_rows(summary))
-    comparisons = summary.root / run_files.SUMMARY_COMPARISONS
+    comparisons = summary.csv_path.parent / run_files.SUMMARY_COMPARISONS
     write_csv(comparisons, PAIRED_HEADER, comparison_rows(summary))
     plot(summary)
     blocks = _document(summary)
@@ -78,6 +78,7 @@ def _document(summary: Summary) -> list[Block]:
         Heading(1, f"Sweep summary: {summary.root.name}"),
         _header(summary),
         Figure(summary.plot_path, "Left: pooled patient AUROC per arm, 95% CI; right: run level."),
+        *_drop_blocks(summary),
         Heading(2, "Arms: patient level, pooled"),
         *_arm_patient_blocks(summary),
         Heading(2, "Paired by patient vs baseline"),
@@ -89,6 +90,25 @@ def _document(summary: Summary) -> list[Block]:
         Heading(2, "Failed runs"),
         *_failed_blocks(summary),
     ]
+
+
+def _drop_blocks(summary: Summary) -> list[Block]:
+    """With `--view`, what the page shows, and each arm's drop from its own test."""
+    if not summary.view:
+        return []
+    text = (
+        f"**Scores from `{summary.view}/`**: each job's test patients as the second camera of "
+        "eval.shift_dir shows them, every val choice of the job kept. Below: each arm's patient "
+        "AUROC on its own test (the training camera) minus on these, the same patients and "
+        "seeds, a percentile interval from the paired patient bootstrap."
+    )
+    rows = [
+        [arm, str(drop.n_patients), str(drop.n_replicates), number(drop.value, "+.3f"), *cells]
+        for arm, drop in (summary.drops or {}).items()
+        for cells in [(_signed_ci(drop.ci), number(drop.p, ".3g", "n/a"))]
+    ]
+    header = ["arm", "patients", "replicates", "AUROC drop", "CI", "p"]
+    return [Heading(2, "Drop from the training camera"), text, Table(header, rows)]
 
 
 def _header(summary: Summary) -> Bullets:

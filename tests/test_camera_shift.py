@@ -1,0 +1,183 @@
+"""Another camera: its model (data.camera), the camera-shift benchmark, the sweep summary of
+the test patients on it (--view shift)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+
+from tests.conftest import load_script
+from tests.test_make_benchmark import make_source
+from tests.test_summary import LABELS, PATIENTS, make_cv_jobs
+from thermal_icas.data.camera import CameraJitter, CameraShift
+from thermal_icas.evaluation.patients import Scores, write_patients
+from thermal_icas.reporting.html_report import render_report
+from thermal_icas.reporting.summary import summarize_multirun
+
+
+def face_image(size: int = 64, seed: int = 0) -> torch.Tensor:
+    """One grey channel: a textured ellipse at 0.3-0.9 on black."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size]
+    face = ((y - size / 2) / (0.4 * size)) ** 2 + ((x - size / 2) / (0.3 * size)) ** 2 < 1
+    values = rng.uniform(0.3, 0.9, (size, size))
+    return torch.from_numpy(np.where(face, values, 0.0)).float()[None]
+
+
+def test_a_camera_with_no_changes_leaves_the_image_as_it_is() -> None:
+    image = face_image()
+    assert torch.allclose(CameraShift()(image), image)
+
+
+def test_the_background_takes_the_cameras_level_and_the_face_stays_in_place() -> None:
+    image = face_image()
+    out = CameraShift(background=0.05, gamma=0.8, noise=0.02)(image, torch.Generator())
+    face = image > 0
+    assert torch.all(out[~face] == 0.05)
+    assert torch.all(out[face] != image[face]) or not torch.allclose(out[face], image[face])
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_the_fixed_pattern_is_the_cameras_own_the_same_in_every_image() -> None:
+    flat = torch.where(face_image() > 0, 0.5, 0.0)
+    camera = CameraShift(stripes=0.02)
+    first, second = camera(flat), camera(flat)
+    assert torch.equal(first, second), "no temporal noise: the same pattern twice"
+    columns = (first - flat)[0, 32, 24:40]
+    assert columns.std() > 0.005, "columns get their own offsets"
+    other = CameraShift(stripes=0.02, pattern_seed=1)(flat)
+    assert not torch.equal(first, other), "another camera has another pattern"
+
+
+def test_a_coarser_sensor_and_blur_remove_fine_detail() -> None:
+    image = face_image()
+    face = image > 0
+    inner = torch.from_numpy(cv2.erode(face[0].numpy().astype(np.uint8), np.ones((9, 9))) > 0)
+    detail = image[0][inner].std()
+    for camera in (CameraShift(scale=0.25), CameraShift(blur=2.0)):
+        assert camera(image)[0][inner].std() < 0.6 * detail
+
+
+@pytest.mark.parametrize("bad", [{"scale": 0.0}, {"gamma": 0.0}, {"noise": -0.1}])
+def test_impossible_camera_settings_are_refused(bad: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="camera"):
+        CameraShift(**bad)
+
+
+def test_jitter_draws_a_new_camera_per_image_and_keeps_the_background() -> None:
+    torch.manual_seed(0)
+    batch = torch.stack([face_image(seed=s).expand(3, -1, -1) for s in range(2)])
+    out = CameraJitter()(batch)
+    face = batch.amax(dim=1, keepdim=True).expand_as(batch) > 0
+    assert out.shape == batch.shape
+    assert torch.equal(out[~face], batch[~face])
+    assert not torch.allclose(out[face], batch[face])
+    assert torch.allclose(out[:, 0], out[:, 1]), "every channel changes alike: no hue"
+    assert out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.slow
+def test_the_benchmark_holds_the_same_people_on_both_cameras(tmp_path: Path) -> None:
+    bench = load_script("make_benchmark")
+    shift = load_script("make_camera_shift")
+    source = make_source(tmp_path / "faces", n_patients=15)
+    bench.main([str(source), str(tmp_path / "bench"), "--test-fraction", "0", "--depth", "0.2"])
+
+    result = shift.main([str(tmp_path / "bench"), str(tmp_path / "out"), "--palette", "gray"])
+
+    a = sorted(
+        p.relative_to(tmp_path / "out/camera_a") for p in (tmp_path / "out/camera_a").rglob("*.jpg")
+    )
+    b = sorted(
+        p.relative_to(tmp_path / "out/camera_b") for p in (tmp_path / "out/camera_b").rglob("*.jpg")
+    )
+    assert a == b and len(a) == 45
+    first = cv2.imread(str(tmp_path / "out/camera_b" / a[0]), cv2.IMREAD_GRAYSCALE)
+    assert abs(int(first[0, 0]) - round(0.02 * 255)) <= 2, "the camera's background level"
+    spec = json.loads((tmp_path / "out/manifest.json").read_text())["spec"]
+    assert spec["camera_b"]["scale"] == 0.5 and spec["palette_b"] == "gray"
+    assert result["n_patients"] == 15
+    (in_auc, *_), (out_auc, *_), (drop, low, high) = result["in"], result["out"], result["drop"]
+    assert drop == pytest.approx(in_auc - out_auc)
+    assert low <= drop <= high
+
+
+def write_shifted(root: Path, scores: np.ndarray, skip: str = "") -> None:
+    """Each fold job of make_cv_jobs gets shift/ results: its patients with `scores`."""
+    for job in sorted(p for p in root.iterdir() if (p / "test_patients.csv").is_file()):
+        if skip and job.name.startswith(skip):
+            continue
+        held = np.isin(
+            PATIENTS,
+            np.loadtxt(job / "test_patients.csv", str, delimiter=",", skiprows=1, usecols=0),
+        )
+        folder = job / "shift"
+        folder.mkdir()
+        (folder / "metrics.json").write_text(json.dumps({"test/auroc": 0.6}))
+        patients = Scores(PATIENTS[held], LABELS[held], scores[held], np.full(held.sum(), 2))
+        write_patients(folder / "test_patients.csv", patients, 0.5, ("non_icas", "icas"))
+
+
+def test_the_shift_view_compares_arms_on_the_other_camera_and_gives_each_drop(
+    tmp_path: Path,
+) -> None:
+    noise = np.random.default_rng(0).normal(size=90)
+    strong = 1 / (1 + np.exp(-(3.0 * LABELS + noise)))
+    weak = 1 / (1 + np.exp(-(0.5 * LABELS + noise)))
+    make_cv_jobs(tmp_path, "none", strong)
+    make_cv_jobs(tmp_path, "content_based", strong)
+    write_shifted(tmp_path, weak, skip="none")
+    write_shifted(tmp_path, strong, skip="content_based")
+
+    summary = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=1000, view="shift")
+
+    rows = {row.arm: row for row in summary.rows}
+    assert rows["mask=content_based"].patient is not None
+    shifted = rows["mask=content_based"].patient["auroc"]
+    assert shifted.value == pytest.approx(roc_auc_score(LABELS, weak))
+    assert summary.drops is not None
+    drop = summary.drops["mask=content_based"]
+    assert drop.value == pytest.approx(roc_auc_score(LABELS, strong) - roc_auc_score(LABELS, weak))
+    assert drop.ci[0] > 0 and drop.n_patients == 90
+    same = summary.drops["mask=none"]
+    assert same.value == 0.0 and same.ci == (0.0, 0.0), "the same scores on both cameras"
+    markdown = (tmp_path / "shift" / "summary.md").read_text()
+    assert "Drop from the training camera" in markdown
+    assert not (tmp_path / "summary.md").exists(), "the camera's summary has its own folder"
+
+
+def test_a_job_without_the_other_cameras_results_says_why(tmp_path: Path) -> None:
+    scores = np.random.default_rng(1).random(90)
+    make_cv_jobs(tmp_path, "none", scores)
+    write_shifted(tmp_path, scores, skip="none_None_4")
+
+    summary = summarize_multirun(tmp_path, baseline="mask=none", n_bootstrap=200, view="shift")
+
+    (failed,) = summary.failed
+    assert "eval.shift_dir" in failed.reason
+
+
+def test_the_report_shows_both_cameras_side_by_side(tmp_path: Path) -> None:
+    metrics = {
+        "val/patient/auroc": 0.9,
+        "test/patient/auroc": 0.88,
+        "shift/patient/auroc": 0.61,
+        "shift/patient/auroc_ci_low": 0.4,
+        "shift/patient/auroc_ci_high": 0.8,
+        "shift/patient/auroc_drop": 0.27,
+        "shift/patient/auroc_drop_ci_low": 0.1,
+        "shift/patient/auroc_drop_ci_high": 0.45,
+        "shift/patient/n_paired": 40.0,
+    }
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+
+    text = render_report(tmp_path)
+
+    assert "Another camera" in text and "40 patients in the pair" in text
+    assert "0.270 [0.100, 0.450]" in text and "0.610 [0.400, 0.800]" in text
