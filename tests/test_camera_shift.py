@@ -4,6 +4,7 @@ the test patients on it (--view shift)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -11,12 +12,20 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
+from torchvision import models
 
-from tests.conftest import load_script
+from tests.conftest import ComposeFn, load_script
+from tests.test_batch_augment import MEAN, STD, STILL
 from tests.test_make_benchmark import make_source
 from tests.test_summary import LABELS, PATIENTS, make_cv_jobs
+from thermal_icas.asymmetry import Asymmetry, build_adapter
+from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.camera import CameraJitter, CameraShift
+from thermal_icas.data.preprocess import FACE_MEAN, FACE_SPREAD, standardize_face
+from thermal_icas.data.transforms import eval_transform, train_transform
 from thermal_icas.evaluation.patients import Scores, write_patients
+from thermal_icas.models import ThermalClassifier, ThermalEncoder
+from thermal_icas.pipeline import run
 from thermal_icas.reporting.html_report import render_report
 from thermal_icas.reporting.summary import summarize_multirun
 
@@ -181,3 +190,79 @@ def test_the_report_shows_both_cameras_side_by_side(tmp_path: Path) -> None:
 
     assert "Another camera" in text and "40 patients in the pair" in text
     assert "0.270 [0.100, 0.450]" in text and "0.610 [0.400, 0.800]" in text
+
+
+def test_a_face_standardised_on_its_own_forgets_the_cameras_gain_and_offset() -> None:
+    rng = np.random.default_rng(0)
+    image = np.zeros((40, 40, 3), np.float32)
+    face = np.zeros((40, 40), bool)
+    face[8:32, 10:30] = True
+    image[face] = rng.uniform(0.4, 0.7, (face.sum(), 1))
+    image[0, 0] = 0.2  # a background pixel keeps its value
+
+    out = standardize_face(image, face)
+    brighter = standardize_face(np.where(face[..., None], 1.3 * image + 0.1, image), face)
+
+    assert out[face].mean() == pytest.approx(FACE_MEAN, abs=1e-4)
+    assert out[face].std() == pytest.approx(FACE_SPREAD, abs=1e-3)
+    np.testing.assert_allclose(brighter[face], out[face], atol=1e-5)
+    assert out[0, 0, 0] == pytest.approx(0.2) and out[~face].sum() == pytest.approx(0.6)
+
+
+def test_camera_augmentation_changes_the_face_on_either_augmentation_path() -> None:
+    images = torch.stack([face_image(16, seed).expand(3, -1, -1) for seed in range(4)])
+    images = (images * 255).round().to(torch.uint8)
+    evaluated = torch.stack([eval_transform(MEAN, STD)(image) for image in images])
+    face = images.amax(dim=1, keepdim=True).expand_as(images) > 0
+    cameras = replace(STILL, camera=True)
+    torch.manual_seed(0)
+    on_device = BatchAugment(16, cameras, MEAN, STD)(images)
+    on_cpu = torch.stack([train_transform(16, cameras, MEAN, STD)(image) for image in images])
+    for out in (on_device, on_cpu):
+        assert not torch.allclose(out[face], evaluated[face], atol=1e-3)
+        torch.testing.assert_close(out[~face], evaluated[~face], atol=1e-5, rtol=0)
+    still = BatchAugment(16, STILL, MEAN, STD)(images)
+    torch.testing.assert_close(still, evaluated, atol=1e-5, rtol=0)
+
+
+@pytest.mark.slow
+def test_a_run_with_every_camera_option(compose_cfg: ComposeFn) -> None:
+    options = ["data.normalize=face", "data.augment.camera=true", "model.tta_flip=true"]
+    difference = ["asymmetry=on", "asymmetry.fusion=difference"]
+    cfg = compose_cfg(["experiment=smoke", "debug=fast", *options, *difference])
+    metrics = run(cfg)
+    assert 0.0 <= metrics["test/auroc"] <= 1.0
+
+
+def test_the_difference_input_starts_as_the_plain_model_on_a_symmetric_face(
+    tmp_path: Path,
+) -> None:
+    torch.manual_seed(0)
+    torch.save(models.resnet18(weights=None).state_dict(), tmp_path / "w.pth")
+    plain = ThermalEncoder(pretrained=str(tmp_path / "w.pth")).eval()
+    asymmetry = Asymmetry("difference")
+    difference = ThermalEncoder(pretrained=str(tmp_path / "w.pth"), asymmetry=asymmetry).eval()
+    half = torch.randn(2, 3, 64, 32)
+    symmetric = torch.cat([half, half.flip(-1)], dim=-1)
+    cooled = symmetric.clone()
+    cooled[:, :, 10:30, 4:20] -= 0.5
+    with torch.no_grad():
+        torch.testing.assert_close(difference(symmetric), plain(half))
+        assert not torch.allclose(difference(cooled), plain(cooled[..., :32]), atol=1e-3)
+    conv = difference.trunk["stem"][0]
+    assert conv.in_channels == 9
+    assert build_adapter("difference").split(symmetric)[:, 6:].abs().max() == 0
+
+
+def test_flip_averaging_makes_an_evaluating_model_score_a_face_and_its_mirror_alike() -> None:
+    torch.manual_seed(0)
+    encoder = ThermalEncoder(asymmetry=Asymmetry("difference"))
+    classifier = ThermalClassifier(encoder, 2, 0.0, tta_flip=True).eval()
+    faces = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(classifier(faces), classifier(faces.flip(-1)))
+        one_view = classifier.classify(encoder(faces))
+        assert not torch.allclose(classifier(faces), one_view)
+        classifier.train()  # batch statistics: compare one view with one view, in training
+        single = classifier.classify(encoder(faces))
+        torch.testing.assert_close(classifier(faces), single, msg="training sees one view")

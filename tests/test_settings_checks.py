@@ -44,6 +44,8 @@ BAD = {
     "eval.n_bootstrap=10": "eval.n_bootstrap=10 must be at least 100",
     "eval.ci_level=95": "eval.ci_level=95 must lie in (0, 1)",
     "asymmetry=on data.image_size=24": "use data.image_size=32 or more",
+    "data.normalize=window": "data.normalize=window is not accepted: use dataset or face",
+    "data.augment.camera=sometimes": "data.augment.camera=sometimes is not accepted: use true",
     "eval.shift_dir=/no/such/camera": "eval.shift_dir='/no/such/camera' does not exist",
     "clinical=fused eval.shift_dir=.": "eval.shift_dir scores images alone",
 }
@@ -73,6 +75,7 @@ def test_a_bad_setting_is_named_before_any_work(compose_cfg: ComposeFn, override
         ["training=linear_probe"],
         ["data.test_dir=elsewhere", "data.split.test=0"],
         ["data.augment.crop_scale=[1.0,1.0]", "data.augment.noise_std=0"],
+        ["data.normalize=face", "data.augment.camera=true", "asymmetry=on"],
     ],
 )
 def test_the_presets_and_options_pass(compose_cfg: ComposeFn, overrides: list[str]) -> None:

@@ -14,6 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from thermal_icas.clinical.only import check_model
+from thermal_icas.data.preprocess import NORMALIZATIONS
 from thermal_icas.errors import ConfigError
 from thermal_icas.evaluation import EvalSettings
 from thermal_icas.explain.maps import check_method
@@ -185,6 +186,10 @@ def check_data(cfg: DictConfig) -> None:
             f"an integer in [0, {data.num_folds - 1}] (data.num_folds={data.num_folds})",
         )
     check_ranges(data.augment, "data.augment", AUGMENT_RANGES)
+    camera = data.augment.get("camera", False)
+    require("data.augment.camera", camera, isinstance(camera, bool), "true or false")
+    normalize = data.get("normalize", "dataset")
+    require("data.normalize", normalize, normalize in NORMALIZATIONS, " or ".join(NORMALIZATIONS))
     # crop_scale is a share of the image, blur_sigma a width in pixels
     for name, top in (("crop_scale", 1.0), ("blur_sigma", math.inf)):
         pair = list(data.augment[name])

@@ -144,6 +144,11 @@ def _steps(preprocessor: Preprocessor) -> list[str]:
     if preprocessor.palette is not None:
         steps.append("palette: each pixel to its position on the palette, in all 3 channels")
     steps.append("mask at native resolution; background pixels take mask.background_rgb")
+    if preprocessor.normalize == "face":
+        steps.append(
+            "standardise the face's pixels (all channels alike) to mean 0.5 and spread 0.15, "
+            "clipped to [0, 1] (thermal_icas.data.preprocess.standardize_face)"
+        )
     if preprocessor.on_midline:
         steps.append(
             "turn upright and pad so that the face's midline is the centre column "

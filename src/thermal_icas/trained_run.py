@@ -144,7 +144,8 @@ def _load_classifier(checkpoint: Path, cfg: DictConfig, num_classes: int) -> The
             f"'{checkpoint}': its run's model config does not build with this version "
             f"(an older layout?): {str(error).splitlines()[0]}"
         ) from None
-    classifier = ThermalClassifier(encoder, num_classes, cfg.model.dropout)
+    tta_flip = cfg.model.get("tta_flip", False)
+    classifier = ThermalClassifier(encoder, num_classes, cfg.model.dropout, tta_flip=tta_flip)
     weights = {
         key.removeprefix("model."): v for key, v in state.items() if key.startswith("model.")
     }

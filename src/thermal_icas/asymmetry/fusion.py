@@ -8,6 +8,11 @@ features back to one vector per face.
   and the weights start sensitive to the difference L - R. The older [W/2, W/2] start computes
   W (L + R) / 2 only; a face and its mirror image swap the halves, so the gradients that could
   have taught it L - R cancel and it never learns the one thing the input is for.
+- `difference`: left half, mirrored right half and their difference L - R, 9 channels. The
+  first convolution starts as [W/2, W/2, V]: equal halves give exactly W on one half, as for
+  `early`, and V, a fresh init, sees the difference itself from the first step, whatever the
+  gain of the camera that made both halves (a gain scales L - R but cannot create it). Not
+  mirror-invariant: `eval.tta_flip` averages a face and its mirror image.
 - `siamese`: one 3-channel trunk applied to the left half and to the mirrored right half,
   pooled features combined as [(f(L) + f(R)) / 2, |f(L) - f(R)|]: what both sides share and
   what differs between them, symmetric in the two sides (a face and its mirror image get the
@@ -27,7 +32,7 @@ from torch import Tensor, nn
 
 from thermal_icas.errors import ConfigError
 
-FUSIONS = ("none", "early", "siamese")
+FUSIONS = ("none", "early", "difference", "siamese")
 ALIGNMENTS = ("mirror", "translate")
 
 
@@ -88,6 +93,17 @@ class EarlyFusion(_Halves):
         return early_fusion_conv(conv)
 
 
+class DifferenceFusion(EarlyFusion):
+    fusion = "difference"
+
+    def split(self, faces: Tensor) -> Tensor:
+        left, right = self.halves(faces)
+        return torch.cat([left, right, left - right], dim=1)
+
+    def first_conv(self, conv: nn.Conv2d) -> nn.Conv2d:
+        return difference_conv(conv)
+
+
 class SiameseFusion(_Halves):
     fusion = "siamese"
 
@@ -128,7 +144,12 @@ class Asymmetry:
 
 
 def build_adapter(fusion: str, align: str = "mirror") -> InputAdapter:
-    adapters = {"none": InputAdapter, "early": EarlyFusion, "siamese": SiameseFusion}
+    adapters = {
+        "none": InputAdapter,
+        "early": EarlyFusion,
+        "difference": DifferenceFusion,
+        "siamese": SiameseFusion,
+    }
     if fusion not in adapters:
         raise ConfigError(f"asymmetry.fusion='{fusion}' must be one of {FUSIONS}")
     return adapters[fusion]() if fusion == "none" else adapters[fusion](align)
@@ -148,6 +169,25 @@ def early_fusion_conv(conv: nn.Conv2d) -> nn.Conv2d:
     with torch.no_grad():
         weight, difference = conv.weight, fresh.to(conv.weight)
         wide.weight.copy_(torch.cat([weight + difference, weight - difference], dim=1) / 2)
+        if conv.bias is not None:
+            wide.bias.copy_(conv.bias)
+    return wide
+
+
+def difference_conv(conv: nn.Conv2d) -> nn.Conv2d:
+    """A 9-channel first convolution [W/2, W/2, V] from a 3-channel one (W) for [L, R, L - R]."""
+    wide = nn.Conv2d(
+        3 * conv.in_channels,
+        conv.out_channels,
+        kernel_size=conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        bias=conv.bias is not None,
+    )
+    fresh = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, bias=False).weight
+    with torch.no_grad():
+        weight = conv.weight
+        wide.weight.copy_(torch.cat([weight / 2, weight / 2, fresh.to(weight)], dim=1))
         if conv.bias is not None:
             wide.bias.copy_(conv.bias)
     return wide

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from thermal_icas.data.camera import CameraJitter
 from thermal_icas.data.transforms import AugmentConfig
 
 BLUR_KERNEL = 5
@@ -52,6 +53,8 @@ class BatchAugment(nn.Module):
         self.size = (image_size, image_size)
         self.augment = augment
         self.keep_midline = keep_midline
+        # image by image (a few kernels each): the one step here not batched
+        self.cameras = CameraJitter() if augment.camera else None
         self.mean = np.array(list(mean))
         self.inv_std = 1.0 / np.array(list(std))
         noise_scale = torch.tensor(augment.noise_std * self.inv_std, dtype=torch.float32)
@@ -70,6 +73,8 @@ class BatchAugment(nn.Module):
         x = images.float()
         grid = torch.matmul(self.base_grid, theta.transpose(1, 2))
         x = F.grid_sample(x, grid.view(batch, *self.size, 2), mode="bilinear", align_corners=False)
+        if self.cameras is not None:
+            x = self.cameras(x / 255) * 255
         bias = torch.addcmul(const, mean_gain, x.mean(dim=(1, 2, 3), keepdim=True))
         x = self._blur(x, kernel)
         layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format

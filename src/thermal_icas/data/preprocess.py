@@ -20,13 +20,18 @@ from thermal_icas.asymmetry import Asymmetry, align_on_midline
 from thermal_icas.data.imageio import load_rgb
 from thermal_icas.data.palette import PaletteInverter
 from thermal_icas.data.transforms import eval_transform
-from thermal_icas.errors import DatasetError
+from thermal_icas.errors import ConfigError, DatasetError
 from thermal_icas.masks.base import FaceMask
 from thermal_icas.masks.content import ContentBasedMask
 from thermal_icas.masks.masking import Masking
 
 log = logging.getLogger(__name__)
 
+# data.normalize: dataset (pixels as the camera gave them; the dataset statistics normalise
+# them later) or face (each face's own pixels to one mean and spread)
+NORMALIZATIONS = ("dataset", "face")
+# where `face` puts a face's mean and spread, in [0, 1]: 3.3 spreads either side fit
+FACE_MEAN, FACE_SPREAD = 0.5, 0.15
 # a mean share of off-palette pixels above this says the wrong palette was named: the embedded
 # inferno faces leave 5-9% per image off inferno (blended edges, noise, JPEG), 82-100% off jet
 # or turbo
@@ -77,7 +82,11 @@ class Preprocessor:
         asymmetry: Asymmetry | None = None,
         palette: str = "none",
         palette_max_distance: float = 10.0,
+        normalize: str = "dataset",
     ) -> None:
+        if normalize not in NORMALIZATIONS:
+            raise ConfigError(f"data.normalize='{normalize}' must be one of {NORMALIZATIONS}")
+        self.normalize = normalize
         self.mask = mask
         self.image_size = image_size
         self.mean = tuple(mean)
@@ -99,6 +108,7 @@ class Preprocessor:
             instantiate(cfg.asymmetry),
             data.palette,
             data.palette_max_distance,
+            data.get("normalize", "dataset"),
         )
 
     def background(self) -> np.ndarray:
@@ -114,6 +124,7 @@ class Preprocessor:
             face_locator(self.mask),
             centre=self.on_midline,
             palette=self.palette,
+            per_face=self.normalize == "face",
         )
 
     def eval_transform(self) -> nn.Module:
@@ -128,6 +139,7 @@ def preprocess_all(
     face_locator: FaceMask,
     centre: bool = False,
     palette: PaletteInverter | None = None,
+    per_face: bool = False,
 ) -> PreprocessedImages:
     """Mask at native resolution (where the face outline is sharpest), then resize and stack.
 
@@ -135,7 +147,8 @@ def preprocess_all(
     every mask option (the run's mask itself when it is that locator). With `centre`, each
     face is also turned upright and padded so that its midline becomes the centre column,
     where the asymmetry arms split it into halves. With `palette`, each pseudo-colour image is
-    first turned into its relative temperature (one channel, repeated three times).
+    first turned into its relative temperature (one channel, repeated three times). With
+    `per_face`, each face's pixels are standardised on their own (`standardize_face`).
     """
     log.info("Preprocessing %d images at %dx%d", len(paths), image_size, image_size)
     images = torch.empty((len(paths), 3, image_size, image_size), dtype=torch.uint8)
@@ -162,6 +175,8 @@ def preprocess_all(
         face = masked.mask if face_locator is masking.method else face_locator.compute(image).mask
         if face is None:
             face = np.ones(image.shape[:2], np.float32)
+        if per_face:
+            picture = standardize_face(picture, face > 0.5)
         if centre:
             picture, face = align_on_midline(picture, face, background)
         images[i] = to_uint8_chw(picture, image_size)
@@ -181,6 +196,18 @@ def preprocess_all(
             100 * float(far.mean()),
         )
     return PreprocessedImages(images[:n], faces[:n], coverage[:n], fallback[:n], kept, skipped, far)
+
+
+def standardize_face(image: np.ndarray, face: np.ndarray) -> np.ndarray:
+    """The face's pixels (all channels alike) moved to FACE_MEAN with spread FACE_SPREAD, the
+    rest left as they are: a camera's gain and offset, or a warmer room, no longer move the
+    input, while what differs within the face (left against right) stays."""
+    values = image[face]
+    if values.size == 0:
+        return image
+    spread = max(float(values.std()), 1e-3)
+    scaled = FACE_MEAN + FACE_SPREAD * (image - float(values.mean())) / spread
+    return np.where(face[..., None], np.clip(scaled, 0, 1), image).astype(image.dtype)
 
 
 def load_usable(path: str) -> np.ndarray:

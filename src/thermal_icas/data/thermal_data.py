@@ -96,6 +96,7 @@ class ThermalData(L.LightningDataModule):
         asymmetry: Asymmetry | None,
         palette: str = "none",
         palette_max_distance: float = 10.0,
+        normalize: str = "dataset",
         clinical_csv: str | None = None,
         synthetic: SyntheticSpec,
         cache_dir: str,
@@ -122,7 +123,7 @@ class ThermalData(L.LightningDataModule):
         self.sites = Sites(site_from, site_regex, site_column, clinical_csv)
         self.site_folds = site_folds
         self.preprocessor = Preprocessor(
-            mask, image_size, mean, std, asymmetry, palette, palette_max_distance
+            mask, image_size, mean, std, asymmetry, palette, palette_max_distance, normalize
         )
         self.augment_on_device = resolve_augment_on(augment_on)
         self.num_workers = resolve_workers(num_workers, self.augment_on_device)

@@ -14,6 +14,8 @@ import torch
 from torch import Tensor, nn
 from torchvision.transforms import v2
 
+from thermal_icas.data.camera import CameraJitter
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -25,6 +27,8 @@ class AugmentConfig:
     blur_p: float = 0.3
     blur_sigma: tuple[float, float] = (0.1, 1.0)
     noise_std: float = 0.02
+    # another camera per image (`camera.CameraJitter`)
+    camera: bool = False
 
 
 class IntensityJitter(nn.Module):
@@ -107,9 +111,11 @@ def train_transform(
             v2.RandomHorizontalFlip(augment.hflip_p),
             v2.RandomRotation(augment.rotation_degrees),
         ]
+    cameras: list[nn.Module] = [CameraJitter()] if augment.camera else []
     steps: list[nn.Module] = [
         to_float(),
         *geometry,
+        *cameras,
         IntensityJitter(augment.contrast, augment.offset),
         v2.RandomApply([v2.GaussianBlur(5, sigma=augment.blur_sigma)], p=augment.blur_p),
         GaussianNoise(augment.noise_std),

@@ -38,7 +38,9 @@ def classifier_module(
     row's clinical features, joined to the image features before the head."""
     assert data.classes is not None
     width = 0 if clinical is None else clinical.shape[1]
-    classifier = ThermalClassifier(encoder, len(data.classes.names), cfg.model.dropout, width)
+    classifier = ThermalClassifier(
+        encoder, len(data.classes.names), cfg.model.dropout, width, cfg.model.get("tta_flip", False)
+    )
     return instantiate(cfg.training.finetune.module)(
         classifier=classifier,
         clinical=clinical,

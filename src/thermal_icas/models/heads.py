@@ -34,7 +34,10 @@ class ThermalClassifier(nn.Module):
     """Stage 2 model: encoder, dropout, linear layer to class logits.
 
     With `clinical_dim` (`clinical=fused`) the patient's clinical features are joined to the
-    image features before the head, and every call must pass them.
+    image features before the head, and every call must pass them. With `tta_flip`
+    (`model.tta_flip`) an evaluating model averages the logits of a face and its mirror image,
+    so a model that is not mirror-invariant (`asymmetry.fusion=difference|early`) scores both
+    sides' readings alike; training sees single images, the flip augmentation serves mirrors.
     """
 
     def __init__(
@@ -43,16 +46,21 @@ class ThermalClassifier(nn.Module):
         num_classes: int = 2,
         dropout: float = 0.3,
         clinical_dim: int = 0,
+        tta_flip: bool = False,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.clinical_dim = clinical_dim
+        self.tta_flip = tta_flip
         self.head = nn.Sequential(
             nn.Dropout(dropout), nn.Linear(encoder.out_dim + clinical_dim, num_classes)
         )
 
     def forward(self, x: Tensor, clinical: Tensor | None = None) -> Tensor:
-        return self.classify(self.encoder(x), clinical)
+        logits = self.classify(self.encoder(x), clinical)
+        if self.tta_flip and not self.training:
+            logits = (logits + self.classify(self.encoder(x.flip(-1)), clinical)) / 2
+        return logits
 
     def classify(self, features: Tensor, clinical: Tensor | None = None) -> Tensor:
         """Logits from the encoder's features (and the clinical features, if fused)."""
