@@ -14,7 +14,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torchvision import models
 
-from tests.conftest import ComposeFn, load_script
+from tests.conftest import ComposeFn, load_script, make_toy_dataset
 from tests.test_batch_augment import MEAN, STD, STILL
 from tests.test_make_benchmark import make_source
 from tests.test_summary import LABELS, PATIENTS, make_cv_jobs
@@ -23,7 +23,9 @@ from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.camera import CameraJitter, CameraShift
 from thermal_icas.data.preprocess import FACE_MEAN, FACE_SPREAD, standardize_face
 from thermal_icas.data.transforms import eval_transform, train_transform
-from thermal_icas.evaluation.patients import Scores, write_patients
+from thermal_icas.evaluation.bootstrap import BootstrapSettings
+from thermal_icas.evaluation.domain import unpaired_drop
+from thermal_icas.evaluation.patients import Scores, auroc, write_patients
 from thermal_icas.models import ThermalClassifier, ThermalEncoder
 from thermal_icas.pipeline import run
 from thermal_icas.reporting.html_report import render_report
@@ -226,12 +228,46 @@ def test_camera_augmentation_changes_the_face_on_either_augmentation_path() -> N
 
 
 @pytest.mark.slow
-def test_a_run_with_every_camera_option(compose_cfg: ComposeFn) -> None:
+def test_a_run_with_every_camera_option_at_a_site_it_never_saw(
+    compose_cfg: ComposeFn, tmp_path: Path
+) -> None:
+    for site in ("north", "south"):
+        make_toy_dataset(tmp_path / "sites" / site, {"icas": 6, "non_icas": 10}, 2, 32, 0, site)
+    sites = [f"data.data_dir={tmp_path / 'sites'}", "data.site_from=folder", "data.site_folds=true"]
     options = ["data.normalize=face", "data.augment.camera=true", "model.tta_flip=true"]
     difference = ["asymmetry=on", "asymmetry.fusion=difference"]
-    cfg = compose_cfg(["experiment=smoke", "debug=fast", *options, *difference])
+    cfg = compose_cfg(["experiment=smoke", "debug=fast", *sites, *options, *difference])
+
     metrics = run(cfg)
-    assert 0.0 <= metrics["test/auroc"] <= 1.0
+
+    drop = metrics["test/unseen_site/patient/auroc_drop"]
+    assert drop == pytest.approx(metrics["val/patient/auroc"] - metrics["test/patient/auroc"])
+    low, high = (metrics[f"test/unseen_site/patient/auroc_drop_ci_{s}"] for s in ("low", "high"))
+    assert low <= drop <= high
+    report = (Path(cfg.paths.output_dir) / "report.html").read_text()
+    assert "A site never trained on" in report
+
+
+def test_an_unseen_sites_drop_resamples_each_set_on_its_own() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.arange(60) % 3 == 0
+
+    def scores(signal: float, prefix: str) -> Scores:
+        values = 1 / (1 + np.exp(-(signal * labels + rng.normal(size=60))))
+        return Scores(
+            np.array([f"{prefix}{i}" for i in range(60)]),
+            labels.astype(int),
+            values,
+            np.ones(60, int),
+        )
+
+    strong, weak = scores(4.0, "a"), scores(0.2, "b")
+    big = unpaired_drop(strong, weak, BootstrapSettings(1000, 0.95, 0), "x/")
+    assert big["x/auroc_drop"] == pytest.approx(auroc(strong) - auroc(weak))
+    assert big["x/auroc_drop_ci_low"] > 0 and big["x/auroc_drop_p"] < 0.01
+    same = unpaired_drop(strong, strong, BootstrapSettings(1000, 0.95, 0), "x/")
+    assert same["x/auroc_drop"] == 0.0
+    assert same["x/auroc_drop_ci_low"] < 0 < same["x/auroc_drop_ci_high"], "two draws, not one"
 
 
 def test_the_difference_input_starts_as_the_plain_model_on_a_symmetric_face(

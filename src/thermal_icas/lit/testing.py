@@ -14,9 +14,14 @@ from omegaconf import DictConfig
 from thermal_icas.asymmetry import side_metrics
 from thermal_icas.data.thermal_data import ThermalData
 from thermal_icas.evaluation import EvalSettings, Scores, evaluate
+from thermal_icas.evaluation.domain import unpaired_drop
+from thermal_icas.evaluation.patients import by_patient
 from thermal_icas.evaluation.thresholds import youden_threshold
 from thermal_icas.explain.shortcut import mean_background_effect, shortcut_alarm
 from thermal_icas.lit.classifier import ClassifierModule, TestImages
+
+# leave one site out: the val patients (training sites) minus the test site's
+UNSEEN_SITE = "test/unseen_site/patient/"
 
 
 def threshold_and_test(
@@ -50,6 +55,9 @@ def threshold_and_test(
             {record.patient: record.site for record in data.records("test")},
         )
     )
+    if data.site_folds and settings.aggregate != "none":
+        inside, outside = (by_patient(s.scores, settings.aggregate) for s in (val, tested))
+        metrics.update(unpaired_drop(inside, outside, settings.bootstrap, UNSEEN_SITE))
     metrics.update(where_it_looks(cfg.explain, module, data, tested))
     shortcut_alarm(metrics, cfg.explain.min_in_face_lift, cfg.explain.max_background_effect)
     return metrics
