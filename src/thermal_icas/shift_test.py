@@ -45,10 +45,12 @@ def score_shift(run_dir: Path, shift_dir: str, cache_dir: Path) -> dict[str, flo
         for key, value in shifted.items()
         if key.startswith(KEPT)
     }
+    own, other = run_dir / run_files.TEST_PATIENTS, folder / run_files.TEST_PATIENTS
+    if not (own.is_file() and other.is_file()):
+        log.warning("eval.aggregate=none: no patient scores, so no paired drop (eval.shift_dir)")
+        return metrics
     settings: EvalSettings = instantiate(run.cfg.eval)
-    metrics.update(
-        auroc_drop(run_dir / run_files.TEST_PATIENTS, folder / run_files.TEST_PATIENTS, settings)
-    )
+    metrics.update(auroc_drop(own, other, settings))
     _log(metrics)
     return metrics
 
