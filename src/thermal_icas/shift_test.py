@@ -17,12 +17,11 @@ import csv
 import logging
 from pathlib import Path
 
-import numpy as np
 from hydra.utils import instantiate
 
 from thermal_icas import run_files
 from thermal_icas.evaluation import EvalSettings
-from thermal_icas.evaluation.compare import PatientSet, paired_difference
+from thermal_icas.evaluation.compare import PatientSet, paired_difference, pool
 from thermal_icas.evaluation.patients import read_patients
 from thermal_icas.trained_run import load_run
 from thermal_icas.validation import validate
@@ -61,11 +60,7 @@ def patients_in_test(splits: Path) -> set[str]:
 
 
 def patient_set(path: Path) -> PatientSet:
-    scores, predicted = read_patients(path)
-    order = np.argsort(scores.patients)
-    return PatientSet(
-        scores.patients[order], scores.labels[order], scores.scores[order], predicted[order]
-    )
+    return pool([read_patients(path)], str(path))
 
 
 def auroc_drop(in_domain: Path, out_of_domain: Path, settings: EvalSettings) -> dict[str, float]:

@@ -24,6 +24,7 @@ halves; `translate` only shifts it (the older script's behaviour), for compariso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -157,27 +158,21 @@ def build_adapter(fusion: str, align: str = "mirror") -> InputAdapter:
 
 def early_fusion_conv(conv: nn.Conv2d) -> nn.Conv2d:
     """A 6-channel first convolution [(W + V) / 2, (W - V) / 2] from a 3-channel one (W)."""
-    wide = nn.Conv2d(
-        2 * conv.in_channels,
-        conv.out_channels,
-        kernel_size=conv.kernel_size,
-        stride=conv.stride,
-        padding=conv.padding,
-        bias=conv.bias is not None,
-    )
-    fresh = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, bias=False).weight
-    with torch.no_grad():
-        weight, difference = conv.weight, fresh.to(conv.weight)
-        wide.weight.copy_(torch.cat([weight + difference, weight - difference], dim=1) / 2)
-        if conv.bias is not None:
-            wide.bias.copy_(conv.bias)
-    return wide
+    return _wider_conv(conv, 2, lambda w, v: [(w + v) / 2, (w - v) / 2])
 
 
 def difference_conv(conv: nn.Conv2d) -> nn.Conv2d:
     """A 9-channel first convolution [W/2, W/2, V] from a 3-channel one (W) for [L, R, L - R]."""
+    return _wider_conv(conv, 3, lambda w, v: [w / 2, w / 2, v])
+
+
+def _wider_conv(
+    conv: nn.Conv2d, inputs: int, blocks: Callable[[Tensor, Tensor], list[Tensor]]
+) -> nn.Conv2d:
+    """`conv` over `inputs` stacked inputs of its width, its weight per input given by `blocks`
+    of the pretrained weight W and a fresh init V; the bias kept."""
     wide = nn.Conv2d(
-        3 * conv.in_channels,
+        inputs * conv.in_channels,
         conv.out_channels,
         kernel_size=conv.kernel_size,
         stride=conv.stride,
@@ -186,8 +181,7 @@ def difference_conv(conv: nn.Conv2d) -> nn.Conv2d:
     )
     fresh = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, bias=False).weight
     with torch.no_grad():
-        weight = conv.weight
-        wide.weight.copy_(torch.cat([weight / 2, weight / 2, fresh.to(weight)], dim=1))
+        wide.weight.copy_(torch.cat(blocks(conv.weight, fresh.to(conv.weight)), dim=1))
         if conv.bias is not None:
             wide.bias.copy_(conv.bias)
     return wide
