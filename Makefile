@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml
 train: install
 	$(BIN)/python train.py $(ARGS)
 
+# the import contracts of pyproject.toml first (a second), then the suite
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # training throughput, pipeline against model alone: make benchmark ARGS="trainer=gpu"
