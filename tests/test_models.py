@@ -20,8 +20,8 @@ from thermal_icas.models import (
     ThermalEncoder,
     build_resnet,
 )
-from thermal_icas.models import backbone as backbone_module
 from thermal_icas.models.attention import Attention
+from thermal_icas.models.backbones import resnet as backbone_module
 from thermal_icas.models.checkpoint import load_encoder, save_encoder
 
 

@@ -20,6 +20,9 @@ from thermal_icas.evaluation import EvalSettings
 from thermal_icas.explain.maps import check_method
 from thermal_icas.memory import check_training_step
 from thermal_icas.models.encoder import explain_layer
+from thermal_icas.resolvers import register
+
+register()
 
 ROOT_ENV = "THERMAL_ICAS_ROOT"
 # smallest side of the trunk's input (a whole face or one half of it)
@@ -97,8 +100,9 @@ def check_settings(cfg: DictConfig) -> None:
 
 
 def check_image_size(cfg: DictConfig) -> None:
-    """A ResNet shrinks its input 32-fold; below 16 px a side even layer3's map is a single
-    position, nothing left to explain. Each half of an asymmetry input is half as wide."""
+    """A CNN trunk shrinks its input 32-fold (a ViT 16-fold); below 16 px a side even layer3's
+    map is a single position, nothing left to explain. Each half of an asymmetry input is half
+    as wide."""
     size = cfg.data.image_size
     halves = cfg.asymmetry is not None and cfg.asymmetry.fusion != "none"
     width = size // 2 if halves else size

@@ -4,11 +4,13 @@ Both estimates are rough on purpose: they stop a run that cannot fit (an image s
 many times too large) instead of failing minutes into it, and let every plausible one start.
 - The preprocessed cache (`data/preprocess.py`) holds per image 3 channels and the face
   region, uint8: 4 x size^2 bytes; with augmentation on the GPU it is copied there as well.
-- A training step keeps every layer's output of the batch's views for the backward pass:
-  `ACTIVATIONS_PER_PIXEL` values per input pixel (the outputs of all of torchvision's ResNet
-  layers, counted at 64 px), plus weights, gradients and AdamW's two moments. A forward and
-  backward of 16 images at 128 px on the CPU peaked at 1.1 (ResNet-18) and 0.8 (ResNet-50)
-  x this estimate without the moments. bf16 on a GPU halves the activations.
+- A training step keeps what autograd saves for the backward pass, plus weights, gradients
+  and AdamW's two moments. Neither depends on a table per backbone: a dry run of the run's own
+  encoder (any provider, with its levers) on two 64 px images counts the distinct tensors it
+  saves, per input pixel, and its parameters. The backward pass needs room beyond the saved
+  tensors (their gradients, temporaries): forwards and backwards of 16 images at 128 px on the
+  CPU peaked at 1.46 (ResNet-18) and 1.16 (ResNet-50) x the saved tensors, hence
+  `BACKWARD_HEADROOM`. bf16 on a GPU halves the activations.
 """
 
 from __future__ import annotations
@@ -16,15 +18,19 @@ from __future__ import annotations
 import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig
+from torch import nn
+from torch.autograd.graph import saved_tensors_hooks
 
 from thermal_icas.errors import ConfigError
 
-ACTIVATIONS_PER_PIXEL = {"resnet18": 150, "resnet34": 225, "resnet50": 640}
-PARAMETERS = {"resnet18": 11.7e6, "resnet34": 21.8e6, "resnet50": 25.6e6}
+BACKWARD_HEADROOM = 1.5
+PROBE_SIZE = 64
 # weights, gradients and AdamW's two moments, float32
 BYTES_PER_PARAMETER = 16
 CACHE_BYTES_PER_PIXEL = 4  # 3 channels and the face region, uint8
@@ -52,10 +58,43 @@ def cache_bytes(images: int, image_size: int) -> int:
     return images * CACHE_BYTES_PER_PIXEL * image_size**2
 
 
-def step_bytes(backbone: str, image_size: int, images: int, bytes_per_value: int = 4) -> int:
-    """One training step of `images` inputs (batch x views) through the backbone."""
-    activations = images * ACTIVATIONS_PER_PIXEL[backbone] * image_size**2 * bytes_per_value
-    return activations + int(PARAMETERS[backbone] * BYTES_PER_PARAMETER)
+@dataclass(frozen=True)
+class StepProfile:
+    """What a training step of an encoder holds: activation values per input pixel and image
+    (saved tensors x headroom, float32 values), and its parameters."""
+
+    values_per_pixel: float
+    parameters: int
+
+    def step_bytes(self, image_size: int, images: int, bytes_per_value: int = 4) -> int:
+        """One training step of `images` inputs (batch x views) at `image_size`."""
+        activations = images * self.values_per_pixel * image_size**2 * bytes_per_value
+        return int(activations) + self.parameters * BYTES_PER_PARAMETER
+
+
+def profile_encoder(encoder: nn.Module, probe_size: int = PROBE_SIZE) -> StepProfile:
+    """A dry run of `encoder` (in training mode) on two images: the bytes of the distinct
+    tensors autograd saves for the backward pass, parameters excluded."""
+    parameters = {p.untyped_storage().data_ptr() for p in encoder.parameters()}
+    saved: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in parameters:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with saved_tensors_hooks(pack, lambda tensor: tensor):
+        encoder(torch.zeros(2, 3, probe_size, probe_size))
+    values = sum(saved.values()) / 4 / (2 * probe_size**2)
+    return StepProfile(values * BACKWARD_HEADROOM, sum(p.numel() for p in encoder.parameters()))
+
+
+def run_profile(cfg: DictConfig) -> StepProfile:
+    """The run's encoder, built untrained and on the side: the random state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        encoder = instantiate(cfg.model.encoder, pretrained="none")
+        return profile_encoder(encoder)
 
 
 def on_gpu(cfg: DictConfig) -> bool:
@@ -73,24 +112,23 @@ def check_fits(what: str, needed: int, available: int | None, where: str, lower:
 def check_training_step(cfg: DictConfig) -> None:
     """The largest step of the stages that run, on the device that trains; the message says
     which batch size fits at this image size, and which image size at this batch size."""
+    profile = run_profile(cfg)
     backbone = cfg.model.backbone
-    if backbone not in ACTIVATIONS_PER_PIXEL:
-        return  # an unknown backbone is refused where the encoder is built
     size = cfg.data.image_size
     stages = {"finetune": 1} if cfg.training.skip_contrastive else {"contrastive": 2, "finetune": 1}
     gpu = on_gpu(cfg)
     available = gpu_free_memory() if gpu else available_memory()
     value_bytes = 2 if gpu and "16" in str(cfg.trainer.get("precision")) else 4
-    fixed = step_bytes(backbone, size, 0)
+    fixed = profile.step_bytes(size, 0)
     for stage, views in stages.items():
         batch = cfg.training[stage].batch_size
-        needed = step_bytes(backbone, size, batch * views, value_bytes)
+        needed = profile.step_bytes(size, batch * views, value_bytes)
         if available is None or needed <= available:
             continue
         room = max(0, available - fixed)
-        per_pixel = views * ACTIVATIONS_PER_PIXEL[backbone] * value_bytes
-        fit_batch = room // (per_pixel * size**2)
-        fit_size = math.isqrt(room // (per_pixel * batch))
+        per_pixel = views * profile.values_per_pixel * value_bytes
+        fit_batch = int(room // (per_pixel * size**2))
+        fit_size = math.isqrt(int(room // (per_pixel * batch)))
         check_fits(
             f"a training step of training.{stage}.batch_size={batch} x {views} view(s) of "
             f"{size} px through {backbone}",

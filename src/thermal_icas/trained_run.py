@@ -22,7 +22,10 @@ from thermal_icas.errors import PretrainedWeightsError
 from thermal_icas.explain.maps import CAM_METHODS
 from thermal_icas.models.encoder import explain_layer
 from thermal_icas.models.heads import ThermalClassifier
+from thermal_icas.resolvers import register
 from thermal_icas.torch_files import read_checkpoint
+
+register()
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,11 @@ class TrainedRun:
     def explain_spec(self) -> tuple[str, str]:
         """`explain_batch`'s layer and method, as the run was explained (runs older than
         `explain.method` get the current default)."""
-        layer = explain_layer(self.cfg.explain.get("layer", "auto"), self.cfg.data.image_size)
+        layer = explain_layer(
+            self.cfg.explain.get("layer", "auto"),
+            self.cfg.data.image_size,
+            self.classifier.encoder.trunk.reductions,
+        )
         return layer, self.cfg.explain.get("method", CAM_METHODS[0])
 
 

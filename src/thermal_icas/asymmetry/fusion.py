@@ -170,14 +170,24 @@ def _wider_conv(
     conv: nn.Conv2d, inputs: int, blocks: Callable[[Tensor, Tensor], list[Tensor]]
 ) -> nn.Conv2d:
     """`conv` over `inputs` stacked inputs of its width, its weight per input given by `blocks`
-    of the pretrained weight W and a fresh init V; the bias kept."""
-    wide = nn.Conv2d(
+    of the pretrained weight W and a fresh init V; the bias kept. The same class (timm's
+    `Conv2dSame` pads as TensorFlow does), stride, padding and dilation."""
+    if conv.groups != 1:
+        raise ConfigError(
+            f"asymmetry.fusion needs a first convolution over all input channels; this "
+            f"backbone's has groups={conv.groups}: use asymmetry.fusion=siamese"
+        )
+    # only a non-default padding mode is passed on: timm's Conv2dSame takes none
+    extra = {} if conv.padding_mode == "zeros" else {"padding_mode": conv.padding_mode}
+    wide = type(conv)(
         inputs * conv.in_channels,
         conv.out_channels,
         kernel_size=conv.kernel_size,
         stride=conv.stride,
         padding=conv.padding,
+        dilation=conv.dilation,
         bias=conv.bias is not None,
+        **extra,
     )
     fresh = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, bias=False).weight
     with torch.no_grad():

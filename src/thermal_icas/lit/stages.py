@@ -47,7 +47,9 @@ def classifier_module(
         class_weights=data.class_weights(),
         positive_index=data.classes.positive_index,
         backbone_lr_scale=backbone_lr_scale(cfg),
-        explain_layer=explain_layer(cfg.explain.layer, cfg.data.image_size),
+        explain_layer=explain_layer(
+            cfg.explain.layer, cfg.data.image_size, encoder.trunk.reductions
+        ),
         device_batches=data.device_batches(),
     )
 

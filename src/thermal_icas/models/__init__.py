@@ -2,7 +2,7 @@
 
 from thermal_icas.errors import PretrainedWeightsError
 from thermal_icas.models.attention import SpatialAttentionGate
-from thermal_icas.models.backbone import build_resnet
+from thermal_icas.models.backbones.resnet import build_resnet
 from thermal_icas.models.encoder import ThermalEncoder
 from thermal_icas.models.heads import ProjectionHead, ThermalClassifier
 

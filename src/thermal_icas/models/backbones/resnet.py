@@ -1,13 +1,17 @@
-"""ResNet trunks with ImageNet, local-file or no initialisation."""
+"""torchvision ResNets: the default trunk (`model=resnet`), initialised with no weights, with
+torchvision's ImageNet weights or with a local weights file."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+import torch.nn.functional as F
+from torch import Tensor, nn
 from torchvision import models
 
 from thermal_icas.errors import ConfigError, PretrainedWeightsError
+from thermal_icas.models.backbones.base import IMAGENET_MEAN, IMAGENET_STD, STAGES, Trunk, Visit
 from thermal_icas.torch_files import read_checkpoint
 
 BACKBONES: dict[str, tuple[Callable[..., models.ResNet], models.WeightsEnum]] = {
@@ -17,11 +21,48 @@ BACKBONES: dict[str, tuple[Callable[..., models.ResNet], models.WeightsEnum]] = 
 }
 
 
+class ResNetTrunk(nn.ModuleDict, Trunk):
+    """A ResNet as `stem` (conv1, bn1, relu, maxpool) and `layer1..layer4`; the fc head is
+    dropped. Its parameters keep the names they had before other providers existed
+    (`stem.0.weight`, `layer3.1.conv2.weight`), so saved encoders load unchanged."""
+
+    def __init__(self, resnet: models.ResNet) -> None:
+        super().__init__(
+            {
+                "stem": nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool),
+                **{name: getattr(resnet, name) for name in STAGES},
+            }
+        )
+        self.channels = {name: _out_channels(getattr(resnet, name)) for name in STAGES}
+        self.reductions = dict(zip(STAGES, (4, 8, 16, 32), strict=True))
+        self.width = resnet.fc.in_features
+        self.mean, self.std = IMAGENET_MEAN, IMAGENET_STD
+
+    def forward(self, images: Tensor, visit: Visit | None = None) -> Tensor:
+        x = self["stem"](images)
+        for name in STAGES:
+            x = self[name](x)
+            if visit is not None:
+                x = visit(name, x)
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+
+    def stage(self, name: str) -> nn.Module:
+        return self[name]
+
+    def widen_stem(self, adapt: Callable[[nn.Conv2d], nn.Conv2d]) -> None:
+        self["stem"][0] = adapt(self["stem"][0])
+
+
+def resnet_trunk(name: str, pretrained: str) -> ResNetTrunk:
+    return ResNetTrunk(build_resnet(name, pretrained))
+
+
 def build_resnet(name: str, pretrained: str) -> models.ResNet:
     """Build a torchvision ResNet initialised per `model.pretrained` (none | imagenet | path)."""
     if name not in BACKBONES:
         raise ConfigError(
-            f"model.backbone='{name}' is not supported; choose from {list(BACKBONES)}"
+            f"model.backbone='{name}' is not supported; choose from {list(BACKBONES)}, or any "
+            "timm model with model=timm model.name=<name>"
         )
     factory, weights = BACKBONES[name]
     if pretrained == "none":
@@ -61,3 +102,8 @@ def _from_file(factory: Callable[..., models.ResNet], name: str, path: Path) -> 
             f"model.pretrained='{path}' lacks {len(missing)} {name} weights, e.g. {missing[:3]}"
         )
     return model
+
+
+def _out_channels(layer: nn.Sequential) -> int:
+    last = layer[-1]
+    return int((last.bn3 if hasattr(last, "bn3") else last.bn2).num_features)
