@@ -450,7 +450,8 @@ def test_evaluate_reports_patient_level_metrics_with_intervals(tmp_path: Path) -
     rng = np.random.default_rng(4)
     val, test = _images(rng, 30, "v"), _images(rng, 36, "t")
     settings = EvalSettings(calibrate=True, **FAST)
-    metrics = evaluate(val, test, 0.5, settings, tmp_path, ("normal", "icas"))
+    result = evaluate(val, test, 0.5, settings, tmp_path, ("normal", "icas"))
+    metrics = result.metrics
 
     assert metrics["test/auroc_ci_low"] < metrics["test/auroc_ci_high"]
     image_auroc = roc_auc_score(test.labels, test.scores)
@@ -501,16 +502,20 @@ def test_evaluate_reports_patient_level_metrics_with_intervals(tmp_path: Path) -
     assert list(read.patients) == list(patients.patients)
     assert list(read.n_images) == list(patients.n_images)
     assert np.array_equal(predicted, patients.scores > metrics["test/patient/threshold"])
-    assert (tmp_path / "reliability.png").stat().st_size > 0
+    # reliability curves per level, raw and recalibrated, for the figure
+    recalibrated = {f"{level}, {settings.calibrate}" for level in ("images", "patients")}
+    assert set(result.reliability) == {"images", "patients", *recalibrated}
+    scores, labels = result.reliability["patients"]
+    assert np.array_equal(scores, patients.scores) and np.array_equal(labels, patients.labels)
 
 
 def test_evaluate_chooses_the_patient_threshold_on_val(tmp_path: Path) -> None:
     rng = np.random.default_rng(6)
     val, test = _images(rng, 24, "v"), _images(rng, 24, "t")
     settings = EvalSettings(**FAST)
-    first = evaluate(val, test, 0.5, settings, tmp_path, ("normal", "icas"))
+    first = evaluate(val, test, 0.5, settings, tmp_path, ("normal", "icas")).metrics
     changed = Scores(test.patients, test.labels, test.scores**3, test.n_images)
-    second = evaluate(val, changed, 0.5, settings, tmp_path, ("normal", "icas"))
+    second = evaluate(val, changed, 0.5, settings, tmp_path, ("normal", "icas")).metrics
     assert second["test/patient/threshold"] == first["test/patient/threshold"]
     assert (
         second["test/patient/at_specificity_0.8/threshold"]
@@ -519,7 +524,7 @@ def test_evaluate_chooses_the_patient_threshold_on_val(tmp_path: Path) -> None:
     assert second["test/brier"] != first["test/brier"]
     # and changing val does change it
     moved = Scores(val.patients, val.labels, val.scores**3, val.n_images)
-    third = evaluate(moved, test, 0.5, settings, tmp_path, ("normal", "icas"))
+    third = evaluate(moved, test, 0.5, settings, tmp_path, ("normal", "icas")).metrics
     assert third["test/patient/threshold"] != first["test/patient/threshold"]
     assert "test/calibrated/temperature" not in first
 
@@ -528,10 +533,11 @@ def test_evaluate_without_aggregation_reports_images_only(tmp_path: Path) -> Non
     rng = np.random.default_rng(8)
     val, test = _images(rng, 24, "v"), _images(rng, 24, "t")
     settings = EvalSettings(aggregate="none", **FAST)
-    metrics = evaluate(val, test, 0.5, settings, tmp_path, ("normal", "icas"))
+    result = evaluate(val, test, 0.5, settings, tmp_path, ("normal", "icas"))
+    metrics = result.metrics
     assert not [key for key in metrics if "patient" in key]
     assert not (tmp_path / "test_patients.csv").exists()
-    assert (tmp_path / "reliability.png").exists()
+    assert list(result.reliability) == ["images", "images, prior"]
     assert "test/auroc_ci_low" in metrics
     assert "test/brier" in metrics
     # the operating points are then image-level, chosen on val images

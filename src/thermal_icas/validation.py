@@ -40,7 +40,9 @@ from thermal_icas.evaluation.patients import by_patient
 from thermal_icas.explain.shortcut import mean_background_effect
 from thermal_icas.inference import Scored, refuse_unusable, score_images
 from thermal_icas.reporting.html_report import write_report
+from thermal_icas.reporting.plots import plot_reliability
 from thermal_icas.reporting.results import write_metrics, write_test_files
+from thermal_icas.run_files import RELIABILITY
 from thermal_icas.trained_run import TrainedRun
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,9 @@ def validate(
     output_dir.mkdir(parents=True, exist_ok=True)
     names = (run.classes.negative, run.classes.positive)
     metrics = image_metrics(images, chosen.image_threshold)
-    metrics.update(measure(images, chosen, settings, output_dir, names))
+    result = measure(images, chosen, settings, output_dir, names)
+    metrics.update(result.metrics)
+    plot_reliability(result.reliability, settings.calibration_bins, output_dir / RELIABILITY)
     metrics.update(_background_effect(run, scored, positive))
     metrics.update(_capture_shift(run, kept, output_dir, cache_dir or output_dir / "cache"))
     metrics["external/images"] = float(len(kept))

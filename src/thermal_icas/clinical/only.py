@@ -27,7 +27,9 @@ from thermal_icas.errors import ConfigError
 from thermal_icas.evaluation import EvalSettings, Scores, evaluate
 from thermal_icas.evaluation.evaluate import image_metrics
 from thermal_icas.evaluation.thresholds import youden_threshold
+from thermal_icas.reporting.plots import plot_reliability
 from thermal_icas.reporting.results import write_test_files
+from thermal_icas.run_files import RELIABILITY
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,9 @@ def clinical_only(
     # class_weight="balanced" weighs the training patients' classes inversely to their counts
     prior_shift = float(np.log((targets == 0).sum() / max((targets == 1).sum(), 1)))
     sites = {record.patient: record.site for record in data.records("test")}
-    metrics.update(evaluate(val, test, threshold, settings, output_dir, names, prior_shift, sites))
+    result = evaluate(val, test, threshold, settings, output_dir, names, prior_shift, sites)
+    metrics.update(result.metrics)
+    plot_reliability(result.reliability, settings.calibration_bins, output_dir / RELIABILITY)
     metrics["clinical/features"] = float(len(features.names))
     write_test_files(output_dir, data.records("test"), test, threshold, data.classes, metrics)
     return metrics

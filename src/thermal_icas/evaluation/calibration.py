@@ -9,21 +9,11 @@ fits a slope alone, which keeps logit 0 fixed and so cannot remove a shift.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from scipy.optimize import minimize, minimize_scalar
-from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss
 from torchmetrics.functional.classification import binary_calibration_error
-
-from thermal_icas.reporting.plots import save_unit_square
 
 EPS = 1e-6
 
@@ -111,20 +101,3 @@ def fit_calibration(
 
 def apply_calibration(probs: np.ndarray, intercept: float, slope: float) -> np.ndarray:
     return _sigmoid(intercept + slope * _logits(np.asarray(probs, dtype=float)))
-
-
-def plot_reliability(
-    curves: Mapping[str, tuple[np.ndarray, np.ndarray]], bins: int, path: Path
-) -> None:
-    """Observed positive rate against the mean predicted probability per bin, per curve."""
-    figure, axes = plt.subplots(figsize=(4.5, 4.5))
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8, label="calibrated")
-    for name, (probs, labels) in curves.items():
-        observed, predicted = calibration_curve(labels, probs, n_bins=bins, strategy="uniform")
-        axes.plot(predicted, observed, marker="o", label=name)
-    axes.set(
-        xlabel="mean predicted probability",
-        ylabel="observed share of positives",
-        title="Test reliability",
-    )
-    save_unit_square(figure, axes, path, "upper left")

@@ -9,17 +9,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from thermal_icas import run_files
-from thermal_icas.evaluation.calibration import (
-    apply_calibration,
-    calibration_metrics,
-    plot_reliability,
-)
+from thermal_icas.evaluation.calibration import apply_calibration, calibration_metrics
 from thermal_icas.evaluation.choice import Chosen, choose
 from thermal_icas.evaluation.patients import Scores, auroc, by_patient, write_patients
 from thermal_icas.evaluation.settings import EvalSettings
@@ -28,6 +25,15 @@ from thermal_icas.evaluation.stats import MIN_CLASS_PATIENTS, bootstrap_interval
 # what a site's name keeps in a metric key
 SITE_KEY = re.compile(r"[^A-Za-z0-9_.-]+")
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Tested:
+    """A test's metrics, and its reliability curves (name -> (probabilities, labels), raw and
+    recalibrated, per level) for whoever draws them (`reporting.plots.plot_reliability`)."""
+
+    metrics: dict[str, float]
+    reliability: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def evaluate(
@@ -39,7 +45,7 @@ def evaluate(
     class_names: tuple[str, str],
     prior_shift: float = 0.0,
     sites: Mapping[str, str] | None = None,
-) -> dict[str, float]:
+) -> Tested:
     """`measure` the test split with what the val split `choose`s."""
     chosen = choose(val, image_threshold, settings, prior_shift)
     return measure(test, chosen, settings, output_dir, class_names, sites)
@@ -52,10 +58,10 @@ def measure(
     output_dir: Path,
     class_names: tuple[str, str],
     sites: Mapping[str, str] | None = None,
-) -> dict[str, float]:
+) -> Tested:
     """Intervals of the image-level test metrics, the patient-level metrics (and per site,
     given each patient's in `sites`), operating points and calibration, at the `chosen`
-    thresholds; writes test_patients.csv and reliability.png into `output_dir`.
+    thresholds; writes test_patients.csv into `output_dir`.
     `class_names` are (negative, positive)."""
     metrics = _with_intervals("test/", test, chosen.image_threshold, settings)
     levels = {"test/": test}
@@ -74,8 +80,9 @@ def measure(
         _warn_if_small(patients)
     prefix, decided = list(levels.items())[-1]
     metrics.update(_operating_points(decided, chosen, prefix, settings))
-    metrics.update(_calibration(levels, chosen, settings, output_dir))
-    return metrics
+    calibration, curves = _calibration(levels, chosen, settings)
+    metrics.update(calibration)
+    return Tested(metrics, curves)
 
 
 def site_metrics(
@@ -172,10 +179,10 @@ def _operating_points(
 
 
 def _calibration(
-    levels: Mapping[str, Scores], chosen: Chosen, settings: EvalSettings, output_dir: Path
-) -> dict[str, float]:
+    levels: Mapping[str, Scores], chosen: Chosen, settings: EvalSettings
+) -> tuple[dict[str, float], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """Brier, ECE, calibration slope and intercept per level; where a recalibration was
-    chosen (unless `eval.calibrate=none`), also after it."""
+    chosen (unless `eval.calibrate=none`), also after it; and the reliability curves."""
     bins = settings.calibration_bins
     metrics = {}
     curves = {}
@@ -195,8 +202,7 @@ def _calibration(
         for key, value in calibration_metrics(calibrated, test.labels, bins).items():
             metrics[f"{prefix}calibrated/{key}"] = value
         curves[f"{name}, {settings.calibrate}"] = (calibrated, test.labels)
-    plot_reliability(curves, bins, output_dir / run_files.RELIABILITY)
-    return metrics
+    return metrics, curves
 
 
 def image_metrics(test: Scores, threshold: float) -> dict[str, float]:

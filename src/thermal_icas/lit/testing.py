@@ -19,6 +19,8 @@ from thermal_icas.evaluation.patients import by_patient
 from thermal_icas.evaluation.thresholds import youden_threshold
 from thermal_icas.explain.shortcut import mean_background_effect, shortcut_alarm
 from thermal_icas.lit.classifier import ClassifierModule, TestImages
+from thermal_icas.reporting.plots import plot_reliability
+from thermal_icas.run_files import RELIABILITY
 
 # leave one site out: the val patients (training sites) minus the test site's
 UNSEEN_SITE = "test/unseen_site/patient/"
@@ -43,18 +45,18 @@ def threshold_and_test(
     settings: EvalSettings = instantiate(cfg.eval)
     tested = module.test_images
     output_dir = Path(cfg.paths.output_dir)
-    metrics.update(
-        evaluate(
-            val.scores,
-            tested.scores,
-            module.decision_threshold,
-            settings,
-            output_dir,
-            names,
-            module.prior_shift,
-            {record.patient: record.site for record in data.records("test")},
-        )
+    result = evaluate(
+        val.scores,
+        tested.scores,
+        module.decision_threshold,
+        settings,
+        output_dir,
+        names,
+        module.prior_shift,
+        {record.patient: record.site for record in data.records("test")},
     )
+    metrics.update(result.metrics)
+    plot_reliability(result.reliability, settings.calibration_bins, output_dir / RELIABILITY)
     if data.site_folds and settings.aggregate != "none":
         inside, outside = (by_patient(s.scores, settings.aggregate) for s in (val, tested))
         metrics.update(unpaired_drop(inside, outside, settings.bootstrap, UNSEEN_SITE))

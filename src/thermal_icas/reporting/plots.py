@@ -1,16 +1,19 @@
-"""Figures a reader of the run directory looks at first: ROC curve and confusion matrix."""
+"""Figures a reader of the run directory looks at first: ROC curve, confusion matrix and the
+reliability of the probabilities."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from sklearn.calibration import calibration_curve
 from torch import Tensor
 from torchmetrics.functional.classification import binary_roc
 
@@ -77,3 +80,20 @@ def save(figure: Figure, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def plot_reliability(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]], bins: int, path: Path
+) -> None:
+    """Observed positive rate against the mean predicted probability per bin, per curve."""
+    figure, axes = plt.subplots(figsize=(4.5, 4.5))
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8, label="calibrated")
+    for name, (probs, labels) in curves.items():
+        observed, predicted = calibration_curve(labels, probs, n_bins=bins, strategy="uniform")
+        axes.plot(predicted, observed, marker="o", label=name)
+    axes.set(
+        xlabel="mean predicted probability",
+        ylabel="observed share of positives",
+        title="Test reliability",
+    )
+    save_unit_square(figure, axes, path, "upper left")
