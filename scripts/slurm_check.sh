@@ -66,5 +66,5 @@ rm -rf "$OUT"
 found=$(find "$OUT" -name metrics.json | wc -l)
 echo "jobs with metrics.json: $found of 2"
 [ "$found" -eq 2 ]
-"$PYTHON" scripts/summarize.py "$OUT" | head -20
+"$PYTHON" -m thermal_icas.cli summarize "$OUT" | head -20
 echo "slurm check: OK"

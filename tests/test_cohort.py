@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from tests.conftest import ComposeFn, load_script
-from thermal_icas import run_files
+from tests.conftest import ComposeFn
+from thermal_icas import cli, run_files
 from thermal_icas.explain.cohort import align_face
 from thermal_icas.explain.regions import (
     COLUMNS,
@@ -107,16 +107,15 @@ def test_a_patient_with_many_images_counts_once() -> None:
 def test_script_writes_class_maps_and_region_tests_of_a_run(
     compose_cfg: ComposeFn, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    script = load_script("explain_cohort")
     with pytest.raises(SystemExit, match="holds no"):
-        script.main([str(tmp_path)])
+        cli.main(["explain-cohort", str(tmp_path)])
 
     cfg = compose_cfg(["experiment=smoke", "threads=1"])
     run(cfg)
     out = Path(cfg.paths.output_dir)
     (out / run_files.CONFIG).parent.mkdir(exist_ok=True)
     OmegaConf.save(cfg, out / run_files.CONFIG)  # train.py's Hydra writes this file
-    script.main([str(out)])
+    cli.main(["explain-cohort", str(out)])
     printed = capsys.readouterr().out
     assert "periorbital left" in printed and str(out / run_files.COHORT_REGIONS) in printed
     assert (out / run_files.COHORT_MAPS).stat().st_size > 0

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import load_script, make_toy_dataset, thermal_data
-from thermal_icas import run_files
+from tests.conftest import make_toy_dataset, thermal_data
+from thermal_icas import cli, run_files
 from thermal_icas.data.acquisition import CATEGORICAL, NUMERIC, image_properties, jpeg_quality
 from thermal_icas.data.confound import audit
 from thermal_icas.errors import ConfigError, DatasetError
@@ -66,8 +66,7 @@ def test_classes_captured_differently_raise_the_alarm(
     with pytest.raises(DatasetError, match=r"ACQUISITION ALARM.*data\.on_confound=error"):
         thermal_data(tmp_path, data_dir=str(root), on_confound="error").setup()
     # the audit script says it too, and fails
-    audit_data = load_script("audit_data").main
-    assert audit_data([str(root), "--cache-dir", str(tmp_path / "cache")]) == 1
+    assert cli.main(["audit", str(root), "--cache-dir", str(tmp_path / "cache")]) == 1
     assert "ACQUISITION ALARM" in capsys.readouterr().err
 
 

@@ -13,8 +13,8 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from tests.conftest import ComposeFn, load_script, make_toy_dataset, write_image
-from thermal_icas import run_files
+from tests.conftest import ComposeFn, make_toy_dataset, write_image
+from thermal_icas import cli, run_files
 from thermal_icas.data import ThermalData
 from thermal_icas.data.duplicates import HashCache, find_duplicates, image_hash
 from thermal_icas.data.records import ImageRecord
@@ -231,23 +231,22 @@ def test_audit_script_prints_pairs_and_fails_on_cross_class_copies(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = _per_patient_folders(tmp_path / "data", {"icas": 3, "non_icas": 3})
-    audit = load_script("audit_data").main
-    arguments = [str(root), "--cache-dir", str(tmp_path / "cache")]
-    assert audit(arguments) == 0
+    arguments = ["audit", str(root), "--cache-dir", str(tmp_path / "cache")]
+    assert cli.main(arguments) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("duplicate_pairs=0 cross_class_pairs=0 acquisition_auroc=")
     _plant(root, "icas/i001/a003.png", "icas/i002/z.png", False)
-    assert audit(arguments) == 0
+    assert cli.main(arguments) == 0
     assert "duplicate_pairs=1 cross_class_pairs=0" in capsys.readouterr().out
     original, copy = _plant(root, "icas/i001/a003.png", "non_icas/n002/z.png", True)
-    assert audit(arguments) == 1
+    assert cli.main(arguments) == 1
     rows = capsys.readouterr().out.splitlines()
     assert any(
         str(original.resolve()) in row and str(copy.resolve()) in row and "\tnon_icas" in row
         for row in rows
     )
     assert rows[-1].startswith("duplicate_pairs=3 cross_class_pairs=2 ")
-    assert audit([str(tmp_path / "nowhere")]) == 2
+    assert cli.main(["audit", str(tmp_path / "nowhere")]) == 2
 
 
 def test_predictions_read_patients_as_the_run_did(tmp_path: Path) -> None:

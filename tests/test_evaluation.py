@@ -28,15 +28,17 @@ from thermal_icas.evaluation.calibration import (
     fit_calibration,
     fit_temperature,
 )
+from thermal_icas.evaluation.metrics import (
+    comparison_matrix,
+    weighted_auroc,
+    weighted_average_precision,
+)
 from thermal_icas.evaluation.patients import PATIENT_COLUMNS, read_patients, write_patients
 from thermal_icas.evaluation.stats import (
     bootstrap_intervals,
-    comparison_matrix,
     delong,
     delong_interval,
     delong_paired_p,
-    weighted_auroc,
-    weighted_average_precision,
 )
 from thermal_icas.evaluation.thresholds import threshold_for, youden_threshold
 

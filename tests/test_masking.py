@@ -15,7 +15,6 @@ from thermal_icas.masks import FaceMask, Masking, MaskResult
 from thermal_icas.masks.content import ContentBasedMask
 from thermal_icas.masks.geometric import EllipseMask
 
-ROOT = Path(__file__).resolve().parents[1]
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CALLS = {"count": 0}
 
@@ -146,7 +145,9 @@ def test_export_cli_writes_one_mask_per_image(tmp_path: Path) -> None:
     result = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "scripts" / "export_masks.py"),
+            "-m",
+            "thermal_icas.cli",
+            "masks",
             f"data_dir={root}",
             f"out_dir={out}",
             "mask=ellipse",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from thermal_icas.evaluation.bootstrap import BootstrapSettings
+from thermal_icas.evaluation.evaluate import image_metrics
+from thermal_icas.evaluation.metrics import METRICS, Metric, point_values
+from thermal_icas.evaluation.patients import Scores
+from thermal_icas.evaluation.stats import bootstrap_intervals
 from thermal_icas.evaluation.thresholds import youden_threshold
 from thermal_icas.lit.metrics import EpochMeans, finalize, screening_metrics
 
@@ -62,3 +68,66 @@ def test_the_roc_plot_marks_the_operating_point_of_the_applied_threshold() -> No
     fpr, tpr = operating_point(probs, targets, 0.46)
     assert tpr == pytest.approx(float(values["t/sensitivity"])) == pytest.approx(2 / 3)
     assert fpr == pytest.approx(1 - float(values["t/specificity"])) == pytest.approx(1 / 3)
+
+
+# --- the registry (evaluation.metrics) ------------------------------------------------------
+
+
+def _scores(seed: int, n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % 3 == 0).astype(int)
+    scores = np.round(np.clip(0.3 * labels + rng.uniform(0, 0.7, n), 0, 1), 2)  # with ties
+    return scores, labels
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_each_metrics_weighted_form_is_its_point_value_under_equal_weights(seed: int) -> None:
+    scores, labels = _scores(seed)
+    predicted = scores > 0.5
+    for name, metric in METRICS.items():
+        if metric.weighted is None:
+            continue
+        rows = np.ones((2, len(scores)))
+        weighted = metric.weighted(scores, labels, predicted, rows)
+        expected = [metric.point(scores, labels, predicted)] * 2
+        assert weighted == pytest.approx(expected, abs=1e-12), name
+
+
+def test_the_training_loops_image_metrics_agree_with_the_point_values() -> None:
+    scores, labels = _scores(3)
+    collection = screening_metrics(0.4)
+    collection.update(torch.tensor(scores, dtype=torch.float32), torch.tensor(labels))
+    computed = finalize(collection.compute(), "")
+    expected = point_values(scores, labels, 0.4, patients=False)
+    assert set(computed) == set(expected)
+    for name, value in expected.items():
+        assert float(computed[name]) == pytest.approx(value, abs=1e-6), name
+
+
+def test_a_new_metric_is_one_registry_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Negative predictive value, added only to the registry, reaches the image level (the
+    training loop and the clinical arm's scores), the patient level and the bootstrap."""
+    from torchmetrics.classification import BinaryNegativePredictiveValue
+
+    def npv(scores: np.ndarray, labels: np.ndarray, predicted: np.ndarray) -> float:
+        negative = ~predicted
+        return float((negative & (labels == 0)).sum() / max(negative.sum(), 1))
+
+    def weighted_npv(s: np.ndarray, y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return (w * (~p & (y == 0))).sum(1) / (w * ~p).sum(1)
+
+    entry = Metric(
+        "NPV",
+        npv,
+        weighted_npv,
+        lambda threshold: BinaryNegativePredictiveValue(threshold=threshold),
+        edge_bound=lambda n_pos, n_neg, level: 0.0,
+    )
+    monkeypatch.setitem(METRICS, "npv", entry)
+    scores, labels = _scores(4)
+    patients = Scores(np.array([f"p{i}" for i in range(40)]), labels, scores, np.ones(40, int))
+    assert "npv" in screening_metrics(0.5)
+    assert "test/npv" in image_metrics(patients, 0.5)
+    settings = BootstrapSettings(n_resamples=200, seed=0)
+    assert "npv" in bootstrap_intervals(scores, labels, patients.patients, 0.5, settings)
+    assert "npv" in point_values(scores, labels, 0.5, patients=True)

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-from tests.conftest import ComposeFn, load_script, write_image
+from tests.conftest import ComposeFn, write_image
 from tests.pages import Page
-from thermal_icas import run_files
+from thermal_icas import cli, run_files
 from thermal_icas.pipeline import run
 from thermal_icas.reporting.html_report import write_report
 
@@ -228,12 +228,11 @@ def test_unreadable_files_name_themselves(run_dir: Path) -> None:
 def test_script_writes_the_report_and_fails_on_a_missing_folder(
     run_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    script = load_script("report")
-    script.main([str(run_dir)])
+    cli.main(["report", str(run_dir)])
     assert capsys.readouterr().out.strip() == str(run_dir / run_files.REPORT)
     assert (run_dir / run_files.REPORT).read_text().startswith("<!DOCTYPE html>")
     with pytest.raises(SystemExit, match=r"^error: run folder .*absent does not exist"):
-        script.main([str(run_dir / "absent")])
+        cli.main(["report", str(run_dir / "absent")])
 
 
 @pytest.mark.slow
@@ -258,7 +257,7 @@ def test_a_smoke_run_writes_its_report_after_metrics(compose_cfg: ComposeFn) -> 
     assert len(page.images()) == 3 + overlays
     assert page.links_out() == []
 
-    load_script("report").main([str(out)])
+    cli.main(["report", str(out)])
     assert (out / run_files.METRICS).read_bytes() == saved
     assert Page(written.read_text()).table("Patients") == page.table("Patients")
 

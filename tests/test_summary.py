@@ -39,7 +39,6 @@ INCLUDES_ZERO = "exploratory, unadjusted: CI includes 0"
 EXCLUDES_ZERO = "exploratory, unadjusted: CI excludes 0"
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "summarize.py"
 BASE_SEEDS = {1: 0.55, 2: 0.65, 3: 0.75, 4: 0.85, 5: 0.95}
 
 
@@ -349,7 +348,7 @@ def test_no_jobs_names_the_folder(tmp_path: Path) -> None:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), *args],
+        [sys.executable, "-m", "thermal_icas.cli", "summarize", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -3,8 +3,9 @@
 Lightning starts a run's extra processes by re-running the command line with the run's
 `hydra.run.dir`. In a sweep (`-m`) that re-runs the sweep itself, into a second, newly timed
 sweep folder, and under a launcher that runs jobs in worker processes (`hydra/launcher=local`)
-the command line is the worker's, not train.py's. Each extra process instead runs train.py
-once, with its job's own overrides, in its job's folder, and leaves when the job is done.
+the command line is the worker's, not the train command's. Each extra process instead runs
+`python -m thermal_icas.cli train` once, with its job's own overrides, in its job's folder, and
+leaves when the job is done.
 
 Lightning also leaves the first job's process group, environment (`LOCAL_RANK`, ...) and
 thread count behind in the process that runs the sweep's jobs one after another; the next job
@@ -38,7 +39,11 @@ LAUNCH_ENVIRONMENT = (
 )
 
 
-def job_command(script: Path, local_rank: int) -> tuple[Sequence[str], str]:
+# how an extra process runs the train command (the same as `thermal-icas train`)
+TRAIN_COMMAND = ("-m", "thermal_icas.cli", "train")
+
+
+def job_command(local_rank: int) -> tuple[Sequence[str], str]:
     """The command line and working folder of the job's process `local_rank`: the config
     flags of the command line that started the job, Hydra's own overrides but those that
     place and name a run, and the job's overrides."""
@@ -46,7 +51,7 @@ def job_command(script: Path, local_rank: int) -> tuple[Sequence[str], str]:
     placing = ("hydra.mode", "hydra.run.dir", "hydra.job.name", "hydra.output_subdir")
     command = [
         sys.executable,
-        str(script),
+        *TRAIN_COMMAND,
         *config_flags(sys.argv[1:]),
         *(arg for arg in hydra.overrides.hydra if not arg.startswith(placing)),
         *hydra.overrides.task,
@@ -71,8 +76,8 @@ def config_flags(args: Sequence[str]) -> list[str]:
     return kept
 
 
-def relaunch_ddp_processes_in_their_job(script: Path) -> None:
-    subprocess_script._hydra_subprocess_cmd = lambda local_rank: job_command(script, local_rank)
+def relaunch_ddp_processes_in_their_job() -> None:
+    subprocess_script._hydra_subprocess_cmd = job_command
 
 
 @contextmanager

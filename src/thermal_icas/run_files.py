@@ -53,7 +53,7 @@ RELIABILITY = "reliability.png"
 EXPLAIN_DIR = Path("explain")
 EXPLAIN_OVERVIEW = "overview.png"
 EXPLAIN_INDEX = "index.csv"
-# scripts/explain_cohort.py's class-level analysis of a finished run
+# thermal-icas explain-cohort's class-level analysis of a finished run
 COHORT_DIR = EXPLAIN_DIR / "cohort"
 COHORT_MAPS = COHORT_DIR / "class_maps.png"
 COHORT_REGIONS = COHORT_DIR / "regions.csv"

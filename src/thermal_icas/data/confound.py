@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -24,6 +23,7 @@ from thermal_icas.data.acquisition import CATEGORICAL, NUMERIC, Properties, Prop
 from thermal_icas.data.records import ImageRecord
 from thermal_icas.errors import ConfigError, DatasetError
 from thermal_icas.evaluation.bootstrap import NAN_INTERVAL, BootstrapSettings, Interval
+from thermal_icas.evaluation.metrics import auroc
 from thermal_icas.evaluation.stats import bootstrap_intervals
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ def audit(
     interval = bootstrap_intervals(scores, y, np.array(ids), 0.5, settings)["auroc"]
     differences = [_difference(columns[j], table[:, j], y) for j in varying]
     differences.sort(key=lambda d: -abs(d.auroc - 0.5))
-    return AcquisitionAudit(float(roc_auc_score(y, scores)), interval, len(ids), tuple(differences))
+    return AcquisitionAudit(auroc(scores, y), interval, len(ids), tuple(differences))
 
 
 def _varies(column: np.ndarray) -> bool:
@@ -138,8 +138,8 @@ def _varies(column: np.ndarray) -> bool:
 def _difference(name: str, column: np.ndarray, y: np.ndarray) -> Difference:
     present = ~np.isnan(column)
     column, y = column[present], y[present]
-    auroc = float(roc_auc_score(y, column)) if np.unique(y).size == 2 else float("nan")
-    return Difference(name, auroc, float(column[y == 0].mean()), float(column[y == 1].mean()))
+    separation = auroc(column, y)
+    return Difference(name, separation, float(column[y == 0].mean()), float(column[y == 1].mean()))
 
 
 def check_setting(on_confound: str) -> None:

@@ -185,17 +185,31 @@ def preprocess_all(
             coverage[i] = float(masked.mask.mean())
             fallback[i] = masked.fallback
     n = len(kept)
-    if fallback[:n].any():
-        log.warning("The face mask fell back on %d of %d images", int(fallback.sum()), n)
     far = off_palette[:n] if palette is not None else None
-    if far is not None and n and float(far.mean()) > OFF_PALETTE_WARNING:
+    _warn_about(fallback[:n], far, palette)
+    return PreprocessedImages(images[:n], faces[:n], coverage[:n], fallback[:n], kept, skipped, far)
+
+
+def _warn_about(
+    fallback: torch.Tensor, far: torch.Tensor | None, palette: PaletteInverter | None
+) -> None:
+    """Masks that fell back, and a palette that does not fit the images."""
+    if fallback.any():
+        log.warning(
+            "The face mask fell back on %d of %d images", int(fallback.sum()), len(fallback)
+        )
+    if (
+        palette is not None
+        and far is not None
+        and len(far)
+        and float(far.mean()) > OFF_PALETTE_WARNING
+    ):
         log.warning(
             "data.palette='%s' leaves %.0f%% of the pixels far from every palette colour: is it "
             "the palette the images were exported with?",
             palette.palette,
             100 * float(far.mean()),
         )
-    return PreprocessedImages(images[:n], faces[:n], coverage[:n], fallback[:n], kept, skipped, far)
 
 
 def standardize_face(image: np.ndarray, face: np.ndarray) -> np.ndarray:

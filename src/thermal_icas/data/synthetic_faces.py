@@ -166,21 +166,7 @@ def render_image(
     face_alpha = cv2.warpAffine(face_alpha.astype(np.float32), inverse, (w, h), flags=flags)
     temp += rng.normal(0.0, 0.008, (h, w)).astype(np.float32)
 
-    # Background: a faint noise floor, sometimes a warm object that does not touch the face.
-    floor_small = rng.uniform(0.0, 0.04, (max(h // 16, 2), max(w // 16, 2))).astype(np.float32)
-    floor = cv2.resize(floor_small, (w, h), interpolation=cv2.INTER_CUBIC)
-    floor = np.clip(floor + rng.uniform(0.0, 0.01, (h, w)).astype(np.float32), 0.0, 0.05)
-    value, alpha = temp, face_alpha
-    clutter = rng.random() < CLUTTER_PROBABILITY
-    if clutter:
-        obj = _place_clutter(face_alpha, rng)
-        if obj is None:
-            clutter = False
-        else:
-            obj_alpha, obj_temp = obj
-            value = np.where(obj_alpha > 0, obj_temp, temp)
-            alpha = np.maximum(face_alpha, obj_alpha)
-
+    floor, value, alpha, clutter = _background(temp, face_alpha, rng)
     value = np.clip(cv2.GaussianBlur(value, (0, 0), 0.7), 0.0, 1.0)
     image = _colorize(value, alpha, floor, spec.palette)
     geometry = {
@@ -192,6 +178,24 @@ def render_image(
         "yaw": yaw,
     }
     return image, {**{k: round(float(x), 4) for k, x in geometry.items()}, "clutter": clutter}
+
+
+def _background(
+    temp: np.ndarray, face_alpha: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """A faint noise floor, and sometimes a warm object that does not touch the face:
+    (floor, temperature, alpha of what is not floor, whether an object was placed)."""
+    h, w = temp.shape
+    floor_small = rng.uniform(0.0, 0.04, (max(h // 16, 2), max(w // 16, 2))).astype(np.float32)
+    floor = cv2.resize(floor_small, (w, h), interpolation=cv2.INTER_CUBIC)
+    floor = np.clip(floor + rng.uniform(0.0, 0.01, (h, w)).astype(np.float32), 0.0, 0.05)
+    if not rng.random() < CLUTTER_PROBABILITY:
+        return floor, temp, face_alpha, False
+    obj = _place_clutter(face_alpha, rng)
+    if obj is None:
+        return floor, temp, face_alpha, False
+    obj_alpha, obj_temp = obj
+    return floor, np.where(obj_alpha > 0, obj_temp, temp), np.maximum(face_alpha, obj_alpha), True
 
 
 def _place_clutter(

@@ -23,15 +23,9 @@ from thermal_icas.evaluation.bootstrap import (
     PatientDraw,
     perfect_auroc_bound,
 )
+from thermal_icas.evaluation.metrics import METRICS
 from thermal_icas.evaluation.patients import Scores
-from thermal_icas.evaluation.stats import (
-    MIN_CLASS_PATIENTS,
-    comparison_matrix,
-    delong_paired_p,
-    edge_interval,
-    rates,
-    weighted_auroc,
-)
+from thermal_icas.evaluation.stats import MIN_CLASS_PATIENTS, delong_paired_p, edge_interval
 
 PAIRED_METRICS = ("auroc", "balanced_acc")
 PRIMARY_METRIC = "auroc"
@@ -135,13 +129,13 @@ class Estimate:
 def _values(sets: Sequence[PatientSet], weights: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
     """Each metric, (replicates, rows): every set under every row of its weights (NaN where a
     row leaves a set without a class)."""
-    auroc, balanced = [], []
+    values: dict[str, list[np.ndarray]] = {name: [] for name in PAIRED_METRICS}
     for patients, w in zip(sets, weights, strict=True):
-        kernel = comparison_matrix(patients.scores, patients.labels)
-        auroc.append(weighted_auroc(kernel, patients.labels, w))
-        sensitivity, specificity = rates(patients.predicted, patients.labels, w)
-        balanced.append((sensitivity + specificity) / 2)
-    return {"auroc": np.stack(auroc), "balanced_acc": np.stack(balanced)}
+        for name in PAIRED_METRICS:
+            weighted = METRICS[name].weighted
+            assert weighted is not None
+            values[name].append(weighted(patients.scores, patients.labels, patients.predicted, w))
+    return {name: np.stack(rows) for name, rows in values.items()}
 
 
 def _mean(values: np.ndarray) -> np.ndarray:

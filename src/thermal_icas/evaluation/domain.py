@@ -10,8 +10,8 @@ from dataclasses import replace
 import numpy as np
 
 from thermal_icas.evaluation.bootstrap import BootstrapSettings, Distribution, PatientDraw
+from thermal_icas.evaluation.metrics import comparison_matrix, weighted_auroc
 from thermal_icas.evaluation.patients import Scores, auroc
-from thermal_icas.evaluation.stats import comparison_matrix, weighted_auroc
 
 
 def _resampled(patients: Scores, settings: BootstrapSettings) -> np.ndarray:

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from thermal_icas import run_files
 from thermal_icas.evaluation.calibration import apply_calibration, calibration_metrics
 from thermal_icas.evaluation.choice import Chosen, choose
-from thermal_icas.evaluation.patients import Scores, auroc, by_patient, write_patients
+from thermal_icas.evaluation.metrics import METRICS, point_values
+from thermal_icas.evaluation.patients import Scores, by_patient, write_patients
 from thermal_icas.evaluation.settings import EvalSettings
 from thermal_icas.evaluation.stats import MIN_CLASS_PATIENTS, bootstrap_intervals, delong_interval
 
@@ -122,21 +122,12 @@ def _warn_if_small(patients: Scores) -> None:
 def _patient_metrics(
     patients: Scores, threshold: float, prefix: str = "test/patient/"
 ) -> dict[str, float]:
-    predicted = patients.scores > threshold
-    positive = patients.labels == 1
-    sensitivity = float((predicted & positive).sum() / max(positive.sum(), 1))
-    specificity = float((~predicted & ~positive).sum() / max((~positive).sum(), 1))
-    auprc = average_precision_score(patients.labels, patients.scores) if positive.any() else 0.0
+    values = point_values(patients.scores, patients.labels, threshold, patients=True)
     return {
-        f"{prefix}auroc": auroc(patients),
-        f"{prefix}auprc": float(auprc),
-        f"{prefix}sensitivity": sensitivity,
-        f"{prefix}specificity": specificity,
-        f"{prefix}balanced_acc": (sensitivity + specificity) / 2,
-        f"{prefix}f1": float(f1_score(patients.labels, predicted, zero_division=0)),
+        **{f"{prefix}{name}": value for name, value in values.items()},
         f"{prefix}threshold": threshold,
         f"{prefix}n": float(len(patients)),
-        f"{prefix}n_positive": float(positive.sum()),
+        f"{prefix}n_positive": float((patients.labels == 1).sum()),
     }
 
 
@@ -163,12 +154,10 @@ def _operating_points(
         if not name.startswith(prefix):
             continue
         predicted = test.scores > threshold
-        positive = test.labels == 1
         metrics[f"{name}threshold"] = threshold
-        metrics[f"{name}sensitivity"] = float((predicted & positive).sum() / max(positive.sum(), 1))
-        metrics[f"{name}specificity"] = float(
-            (~predicted & ~positive).sum() / max((~positive).sum(), 1)
-        )
+        for rate in ("sensitivity", "specificity"):
+            value = METRICS[rate].point(test.scores, test.labels, predicted)
+            metrics[f"{name}{rate}"] = value
         intervals = bootstrap_intervals(
             test.scores, test.labels, test.patients, threshold, settings.bootstrap, ranking=False
         )
@@ -209,19 +198,15 @@ def image_metrics(test: Scores, threshold: float) -> dict[str, float]:
     """What the image arms' test pass logs (`lit.metrics`), from scores alone: for the
     clinical arm and an external cohort, which have no test pass."""
     predicted, positive = test.scores > threshold, test.labels == 1
-    tp, fn = int((predicted & positive).sum()), int((~predicted & positive).sum())
-    fp, tn = int((predicted & ~positive).sum()), int((~predicted & ~positive).sum())
-    sensitivity, specificity = tp / max(tp + fn, 1), tn / max(tn + fp, 1)
+    counts = {
+        "tp": predicted & positive,
+        "fn": ~predicted & positive,
+        "fp": predicted & ~positive,
+        "tn": ~predicted & ~positive,
+    }
+    values = point_values(test.scores, test.labels, threshold, patients=False)
     return {
-        "test/auroc": float(roc_auc_score(test.labels, test.scores)),
-        "test/sensitivity": sensitivity,
-        "test/specificity": specificity,
-        "test/balanced_acc": (sensitivity + specificity) / 2,
-        "test/f1": float(f1_score(test.labels, predicted, zero_division=0)),
-        "test/acc": (tp + tn) / len(test),
-        "test/tp": float(tp),
-        "test/fn": float(fn),
-        "test/fp": float(fp),
-        "test/tn": float(tn),
+        **{f"test/{name}": value for name, value in values.items()},
+        **{f"test/{name}": float(chosen.sum()) for name, chosen in counts.items()},
         "test/threshold": threshold,
     }

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from thermal_icas.errors import ConfigError
+from thermal_icas.evaluation import metrics
 
 AGGREGATES = ("mean", "max", "none")
 PATIENT_COLUMNS = ("patient", "label", "positive", "n_images", "score", "predicted")
@@ -49,9 +49,7 @@ class Scores:
 
 def auroc(scores: Scores) -> float:
     """The AUROC of these scores; nan when they hold one class only."""
-    if len(np.unique(scores.labels)) < 2:
-        return float("nan")
-    return float(roc_auc_score(scores.labels, scores.scores))
+    return metrics.auroc(scores.scores, scores.labels)
 
 
 def check_aggregate(how: str) -> None:

@@ -20,58 +20,12 @@ from thermal_icas.evaluation.bootstrap import (
     PatientDraw,
     at_edge,
     one_sided,
-    perfect_auprc_bound,
     perfect_auroc_bound,
-    proportion_bound,
 )
+from thermal_icas.evaluation.metrics import METRICS
 
 # from this many patients per class on, simulated coverage was 93-99% (scripts/coverage.py)
 MIN_CLASS_PATIENTS = 12
-
-
-def comparison_matrix(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """K[i, j] = 1 if positive i outscores negative j, 0.5 on a tie, else 0."""
-    positive = scores[labels == 1][:, None]
-    negative = scores[labels == 0][None, :]
-    return (positive > negative) + 0.5 * (positive == negative)
-
-
-def weighted_auroc(kernel: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUROC of each row of sample weights: the weighted share of positive-negative pairs won."""
-    w_pos = weights[:, labels == 1]
-    w_neg = weights[:, labels == 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return ((w_pos @ kernel) * w_neg).sum(1) / (w_pos.sum(1) * w_neg.sum(1))
-
-
-def rates(
-    predicted: np.ndarray, labels: np.ndarray, weights: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted sensitivity and specificity of fixed predictions under each row of weights."""
-    positive = labels == 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sensitivity = (weights * (predicted & positive)).sum(1) / (weights * positive).sum(1)
-        specificity = (weights * (~predicted & ~positive)).sum(1) / (weights * ~positive).sum(1)
-    return sensitivity, specificity
-
-
-def weighted_average_precision(
-    scores: np.ndarray, labels: np.ndarray, weights: np.ndarray
-) -> np.ndarray:
-    """Average precision (scikit-learn's step-wise definition) of each row of sample weights:
-    the precision at each distinct score, weighted by the recall it adds."""
-    order = np.argsort(-scores, kind="stable")
-    positive = labels[order] == 1
-    w = weights[:, order]
-    # the last position of each run of tied scores: ties enter the ranking together
-    ends = np.r_[np.nonzero(np.diff(scores[order]))[0], len(scores) - 1]
-    true_pos = np.cumsum(w * positive, axis=1)[:, ends]
-    false_pos = np.cumsum(w * ~positive, axis=1)[:, ends]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.nan_to_num(true_pos / (true_pos + false_pos))
-        recall = true_pos / true_pos[:, -1:]
-    gained = np.diff(recall, axis=1, prepend=0.0)
-    return (gained * precision).sum(1)
 
 
 def bootstrap_intervals(
@@ -82,8 +36,9 @@ def bootstrap_intervals(
     settings: BootstrapSettings,
     ranking: bool = True,
 ) -> dict[str, Interval]:
-    """BCa intervals for the sensitivity and specificity of `p > threshold` and, with
-    `ranking`, for AUROC and AUPRC, all from the same resamples of the patients (`groups`).
+    """BCa intervals of the metrics that carry one (`METRICS`: sensitivity and specificity of
+    `p > threshold` and, with `ranking`, AUROC and AUPRC), all from the same resamples of the
+    patients (`groups`).
 
     A value of exactly 0 or 1 that every resample repeats (a perfectly separated test split)
     gets a one-sided interval: for AUROC and AUPRC the binormal bound, for the rates the
@@ -95,15 +50,13 @@ def bootstrap_intervals(
     rows = np.vstack([np.ones((1, len(scores))), draw.weights(groups), draw.jackknife(groups)])
     n_pos = len(np.unique(groups[labels == 1]))
     n_neg = len(np.unique(groups[labels == 0]))
+    predicted = scores > threshold
     values: dict[str, tuple[np.ndarray, float]] = {}
-    if ranking:
-        auroc = weighted_auroc(comparison_matrix(scores, labels), labels, rows)
-        values["auroc"] = (auroc, perfect_auroc_bound(n_pos, n_neg, settings.level))
-        auprc = weighted_average_precision(scores, labels, rows)
-        values["auprc"] = (auprc, perfect_auprc_bound(n_pos, n_neg, settings.level))
-    sensitivity, specificity = rates(scores > threshold, labels, rows)
-    values["sensitivity"] = (sensitivity, proportion_bound(n_pos, settings.level))
-    values["specificity"] = (specificity, proportion_bound(n_neg, settings.level))
+    for name, metric in METRICS.items():
+        if metric.edge_bound is None or metric.weighted is None or (metric.ranking and not ranking):
+            continue
+        bound = metric.edge_bound(n_pos, n_neg, settings.level)
+        values[name] = (metric.weighted(scores, labels, predicted, rows), bound)
     split = 1 + settings.n_resamples
     intervals = {}
     for name, (row_values, bound) in values.items():

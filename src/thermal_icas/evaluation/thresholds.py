@@ -10,6 +10,8 @@ import logging
 
 import numpy as np
 
+from thermal_icas.evaluation.metrics import rates
+
 log = logging.getLogger(__name__)
 
 
@@ -29,9 +31,7 @@ def _rates(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Every candidate cut with the sensitivity and specificity of `p > cut`."""
     cuts = _cuts(scores)
     predicted = scores[None, :] > cuts[:, None]
-    positive = labels == 1
-    sensitivity = (predicted & positive).sum(1) / positive.sum()
-    specificity = (~predicted & ~positive).sum(1) / (~positive).sum()
+    sensitivity, specificity = rates(predicted, labels, np.ones((1, len(labels))))
     return cuts, sensitivity, specificity
 
 

@@ -1,4 +1,4 @@
-"""Where a trained classifier looks across a whole split, by class: `scripts/explain_cohort.py`.
+"""Where a trained classifier looks across a whole split, by class: `thermal-icas explain-cohort`.
 
 One image's map says little; what a reader wants to know is whether the model looks at other
 parts of ICAS faces than of controls. Every image of the split is preprocessed as the run was

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
+import numpy as np
 import torch
 
 from thermal_icas import run_files
@@ -57,41 +58,36 @@ def write_explanations(
     covariates = None if clinical is None else clinical[picked].to(device)
     maps = explain_batch(classifier, batch, layer, method, covariates).cpu()
     faces = dataset.faces[picked]
-    face_regions = torch.stack([dataset.face(i)[0] for i in picked])
-    in_face = in_face_share(maps.cam, face_regions).tolist()
-    sparsity = top_mass_share(maps.cam, face_regions.shape[-2:]).tolist()
+    in_face, sparsity = _focus(maps.cam, torch.stack([dataset.face(i)[0] for i in picked]))
 
     written, rows = [], []
     for k, (item, outcome) in enumerate(chosen):
         record = records[item]
         label = classes.names[record.label]
-        caption = (
-            f"{label}, p({classes.positive})={probs[item]:.2f}: {outcome.upper()}"
-            f" | {Path(record.path).name}"
-        )
+        name = Path(record.path).name
+        caption = f"{label}, p({classes.positive})={probs[item]:.2f}: {outcome.upper()} | {name}"
+        one = slice(k, k + 1)
         sheet = explanation_rows(
-            dataset.images[picked[k : k + 1]],
-            faces[k : k + 1],
-            maps.select(k),
-            [caption],
-            tile,
+            dataset.images[picked[one]], faces[one], maps.select(k), [caption], tile
         )
         path = out_dir / f"{k:02d}_{label}_{outcome}_{Path(record.path).stem}.png"
         cv2.imwrite(str(path), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
         written.append(path)
-        rows.append(
-            [
-                path.name,
-                record.path,
-                label,
-                f"{probs[item]:.6f}",
-                outcome,
-                f"{in_face[k]:.4f}",
-                f"{sparsity[k]:.4f}",
-            ]
-        )
+        shares = f"{in_face[k]:.4f}", f"{sparsity[k]:.4f}"
+        rows.append([path.name, record.path, label, f"{probs[item]:.6f}", outcome, *shares])
     captions = [f"{row[2]}, p={float(row[3]):.2f}: {row[4].upper()}" for row in rows]
     overview = explanation_rows(dataset.images[picked], faces, maps, captions, tile)
+    _write_overview_and_index(out_dir, overview, rows)
+    return written
+
+
+def _focus(cam: torch.Tensor, face_regions: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per image: the map's share inside the face, and how concentrated it is."""
+    in_face = in_face_share(cam, face_regions).tolist()
+    return in_face, top_mass_share(cam, face_regions.shape[-2:]).tolist()
+
+
+def _write_overview_and_index(out_dir: Path, overview: np.ndarray, rows: list[list[str]]) -> None:
     cv2.imwrite(
         str(out_dir / run_files.EXPLAIN_OVERVIEW), cv2.cvtColor(overview, cv2.COLOR_RGB2BGR)
     )
@@ -101,7 +97,6 @@ def write_explanations(
             ["file", "path", "label", "prob_positive", "outcome", "in_face", "sparsity"]
         )
         writer.writerows(rows)
-    return written
 
 
 def _choose(

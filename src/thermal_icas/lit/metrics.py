@@ -7,30 +7,16 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor
 from torchmetrics import MetricCollection
-from torchmetrics.classification import (
-    BinaryAccuracy,
-    BinaryAUROC,
-    BinaryAveragePrecision,
-    BinaryConfusionMatrix,
-    BinaryF1Score,
-    BinaryPrecision,
-    BinaryRecall,
-    BinarySpecificity,
-)
+from torchmetrics.classification import BinaryConfusionMatrix
+
+from thermal_icas.evaluation.metrics import METRICS
 
 
 def screening_metrics(threshold: float = 0.5) -> MetricCollection:
-    """Metrics on the positive-class probability; a sample is positive when p > threshold."""
+    """The registry's per-image metrics (`evaluation.metrics`) on the positive-class
+    probability; a sample is positive when p > threshold."""
     return MetricCollection(
-        {
-            "acc": BinaryAccuracy(threshold=threshold),
-            "sensitivity": BinaryRecall(threshold=threshold),
-            "specificity": BinarySpecificity(threshold=threshold),
-            "precision": BinaryPrecision(threshold=threshold),
-            "f1": BinaryF1Score(threshold=threshold),
-            "auroc": BinaryAUROC(),
-            "auprc": BinaryAveragePrecision(),
-        }
+        {name: metric.image(threshold) for name, metric in METRICS.items() if metric.image}
     )
 
 

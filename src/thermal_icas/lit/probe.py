@@ -18,12 +18,12 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from thermal_icas.evaluation.metrics import auroc
 from thermal_icas.evaluation.patients import Scores, by_patient
 
 PREFIX = "contrastive/"
@@ -102,8 +102,8 @@ def probe_metrics(train: Features, val: Features, k: int) -> dict[str, float]:
     ):
         images = Scores.of_images(val.patients.tolist(), val.targets.tolist(), scores.tolist())
         patients = by_patient(images, "mean")
-        results[f"{PREFIX}{name}_auroc"] = float(roc_auc_score(patients.labels, patients.scores))
-        results[f"{PREFIX}{name}_image_auroc"] = float(roc_auc_score(images.labels, images.scores))
+        results[f"{PREFIX}{name}_auroc"] = auroc(patients.scores, patients.labels)
+        results[f"{PREFIX}{name}_image_auroc"] = auroc(images.scores, images.labels)
     return results
 
 

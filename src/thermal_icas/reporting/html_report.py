@@ -1,5 +1,5 @@
 """report.html: a finished run on one page, built from its folder alone (so it can be rebuilt
-for any old run with `scripts/report.py`): settings, data counts, the patient-level result with
+for any old run with `thermal-icas report`): settings, data counts, the patient-level result with
 its intervals, the figures, the shortcut checks and the explanation overlays. A section whose
 file is missing is replaced by a one-line note; only unreadable files are errors."""
 
@@ -10,14 +10,17 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from thermal_icas import run_files
+from thermal_icas.evaluation.metrics import METRICS
 from thermal_icas.explain.shortcut import ALARM_KEY, EFFECT_KEY
 from thermal_icas.reporting import page
 from thermal_icas.reporting.report_header import header, read, read_csv
 
 # (label, key under test/ or test/patient/), in the order a reader wants them
 RESULT_ROWS = (
-    *(("AUROC", "auroc"), ("AUPRC", "auprc"), ("sensitivity", "sensitivity")),
-    *(("specificity", "specificity"), ("balanced accuracy", "balanced_acc"), ("F1", "f1")),
+    *(
+        (METRICS[name].label, name)
+        for name in ("auroc", "auprc", "sensitivity", "specificity", "balanced_acc", "f1")
+    ),
     *(("Brier score", "brier"), ("ECE", "ece"), ("calibration slope", "calibration_slope")),
     ("calibration intercept", "calibration_intercept"),
     *(("Brier, recalibrated", "calibrated/brier"), ("ECE, recalibrated", "calibrated/ece")),

@@ -13,6 +13,7 @@ matplotlib.use("Agg")
 
 from thermal_icas import run_files
 from thermal_icas.evaluation.compare import PRIMARY_METRIC, Estimate
+from thermal_icas.evaluation.metrics import METRICS as REGISTRY
 from thermal_icas.reporting.summary.collect import REPLICATE_KEYS
 from thermal_icas.reporting.summary.document import (
     Block,
@@ -44,7 +45,7 @@ from thermal_icas.run_files import TEST_PATIENTS
 if TYPE_CHECKING:
     from thermal_icas.reporting.summary import Summary
 
-PATIENT_NAMES = {"auroc": "patient AUROC", "balanced_acc": "patient balanced acc"}
+PATIENT_NAMES = {name: f"patient {REGISTRY[name].label}" for name in ("auroc", "balanced_acc")}
 NO_SHARED_PATIENTS = f"no shared test patients (no {TEST_PATIENTS})"
 
 
@@ -150,7 +151,7 @@ def _arm_patient_blocks(summary: Summary) -> list[Block]:
             cells = [_interval(auroc), per_seed, _interval(balanced), row.sharing]
             rows.append([row.arm, *counts, *cells])
     header = ["arm", "replicates", "patients", "patient AUROC [95% CI]", "per seed"]
-    blocks.append(Table([*header, "patient balanced acc", "replicates share"], rows))
+    blocks.append(Table([*header, PATIENT_NAMES["balanced_acc"], "replicates share"], rows))
     if any(row.patient is None for row in summary.rows):
         blocks.append(f"Arms without {TEST_PATIENTS} in any finished job are left out here.")
     return blocks

@@ -28,16 +28,18 @@ from thermal_icas.evaluation.compare import (
     pool,
     sharing,
 )
+from thermal_icas.evaluation.metrics import METRICS as REGISTRY
 from thermal_icas.evaluation.stats import corrected_t_interval
 from thermal_icas.reporting.summary.collect import Arm, Job, Replicate, Settings, label_of
 
+# the run-level columns: image metrics by their registry names, then the patient AUROC and
+# where the model looks
 METRICS: dict[str, str] = {
-    "test/auroc": "AUROC",
-    "test/balanced_acc": "balanced acc",
-    "test/sensitivity": "sensitivity",
-    "test/specificity": "specificity",
-    "test/f1": "F1",
-    "test/patient/auroc": "patient AUROC",
+    **{
+        f"test/{name}": REGISTRY[name].label
+        for name in ("auroc", "balanced_acc", "sensitivity", "specificity", "f1")
+    },
+    "test/patient/auroc": f"patient {REGISTRY['auroc'].label}",
     "test/attention/in_face": "attention in face",
 }
 
