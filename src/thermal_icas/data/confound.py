@@ -142,9 +142,10 @@ def _difference(name: str, column: np.ndarray, y: np.ndarray) -> Difference:
     return Difference(name, separation, float(column[y == 0].mean()), float(column[y == 1].mean()))
 
 
-def check_setting(on_confound: str) -> None:
+def check_setting(on_confound: str) -> str:
     if on_confound not in ON_CONFOUND:
         raise ConfigError(f"data.on_confound='{on_confound}' must be one of {list(ON_CONFOUND)}")
+    return on_confound
 
 
 def audit_rows(

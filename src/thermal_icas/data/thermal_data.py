@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from thermal_icas import run_files
 from thermal_icas.asymmetry import Asymmetry
-from thermal_icas.data.batch_augment import BatchAugment
 from thermal_icas.data.classes import ClassInfo, resolve_classes
 from thermal_icas.data.cohort import (
     assign_splits,
@@ -30,21 +27,13 @@ from thermal_icas.data.confound import (
     check_setting,
     write_differences,
 )
-from thermal_icas.data.datasets import (
-    CachedImageDataset,
-    IndexBatches,
-    keep_batch,
-    resolve_augment_on,
-    resolve_workers,
-)
-from thermal_icas.data.device_batches import DeviceBatches
 from thermal_icas.data.duplicates import report_duplicates, screen_duplicates
+from thermal_icas.data.loaders import SplitLoaders
 from thermal_icas.data.preprocess import Preprocessor, write_skipped
 from thermal_icas.data.records import ImageRecord
 from thermal_icas.data.sites import Sites
 from thermal_icas.data.splits import permute_labels, write_splits
 from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset
-from thermal_icas.data.transforms import AugmentConfig, train_transform
 from thermal_icas.masks.masking import Masking
 from thermal_icas.memory import check_cache
 
@@ -53,7 +42,7 @@ log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 
 
-class ThermalData(L.LightningDataModule):
+class ThermalData(SplitLoaders, L.LightningDataModule):
     """The run's data: resolves the source, splits it by patient (`cohort`), preprocesses every
     image once (`Preprocessor`) and serves the splits' loaders.
 
@@ -110,10 +99,7 @@ class ThermalData(L.LightningDataModule):
         self.patient_from = patient_from
         self.duplicate_distance = duplicate_distance
         self.on_duplicates = on_duplicates
-        self.duplicate_pairs = 0
-        check_setting(on_confound)
-        self.on_confound = on_confound
-        self.acquisition: AcquisitionAudit | None = None
+        self.on_confound = check_setting(on_confound)
         self.split_fractions = dict(split)
         self.split_seed = split_seed
         self.num_folds = num_folds
@@ -125,24 +111,24 @@ class ThermalData(L.LightningDataModule):
         self.preprocessor = Preprocessor(
             mask, image_size, mean, std, asymmetry, palette, palette_max_distance, normalize
         )
-        self.augment_on_device = resolve_augment_on(augment_on)
-        self.num_workers = resolve_workers(num_workers, self.augment_on_device)
-        self.augment = AugmentConfig(**{k: _tuple(v) for k, v in augment.items()})
-        self.synthetic = synthetic
-        self.cache_dir = Path(cache_dir)
-        self.batch_size = 32
-        self.views = 1
+        self.synthetic, self.cache_dir = synthetic, Path(cache_dir)
+        self.init_loading(augment, augment_on, num_workers)
+        self._unset()
+
+    def _unset(self) -> None:
+        """What `setup` fills in."""
         self.root: Path | None = None
         self.classes: ClassInfo | None = None
         self.rows: list[tuple[ImageRecord, str]] = []
         self.skipped: list[tuple[str, str]] = []
+        self.duplicate_pairs = 0
+        self.acquisition: AcquisitionAudit | None = None
         self.images: torch.Tensor | None = None
         self.faces: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
         self.mask_coverage: torch.Tensor | None = None
         self.mask_fallback: torch.Tensor | None = None
         self.off_palette: torch.Tensor | None = None
-        self._device_batches: DeviceBatches | None = None
 
     def background(self) -> np.ndarray:
         return self.preprocessor.background()
@@ -260,73 +246,3 @@ class ThermalData(L.LightningDataModule):
             write_differences(run_dir / run_files.ACQUISITION, self.acquisition, names)
         if self.skipped:
             write_skipped(run_dir / run_files.SKIPPED, self.skipped)
-
-    def dataset(
-        self, split: str, *, train: bool, views: int = 1
-    ) -> CachedImageDataset | IndexBatches:
-        """Training batches to augment on the device come as indices alone (the modules'
-        `device_batches` assemble and augment them there); all others as transformed samples."""
-        if self.images is None or self.labels is None:
-            raise RuntimeError("call setup() before asking for datasets")
-        if train and self.augment_on_device:
-            return IndexBatches(self.indices(split))
-        pre = self.preprocessor
-        if train:
-            transform = train_transform(
-                pre.image_size, self.augment, pre.mean, pre.std, pre.on_midline
-            )
-        else:
-            transform = pre.eval_transform()
-        faces = None if train else self.faces
-        return CachedImageDataset(
-            self.images, self.labels, self.indices(split), transform, views, faces
-        )
-
-    def device_batches(self) -> DeviceBatches | None:
-        """What assembles and augments training batches on the device, if they are made there;
-        one instance per run, so both stages share its copy of the cache on the device."""
-        if not self.augment_on_device:
-            return None
-        if self._device_batches is None:
-            if self.images is None or self.labels is None:
-                raise RuntimeError("call setup() before asking for device batches")
-            pre = self.preprocessor
-            augment = BatchAugment(pre.image_size, self.augment, pre.mean, pre.std, pre.on_midline)
-            self._device_batches = DeviceBatches(self.images, self.labels, augment)
-        return self._device_batches
-
-    def for_stage(self, batch_size: int, views: int = 1) -> ThermalData:
-        """The batch size per process and the views per training image of the next stage."""
-        self.batch_size, self.views = batch_size, views
-        return self
-
-    def train_dataloader(self) -> DataLoader:
-        return self.loader("train", train=True, views=self.views)
-
-    def val_dataloader(self) -> DataLoader:
-        return self.loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self.loader("test")
-
-    def loader(self, split: str, *, train: bool = False, views: int = 1) -> DataLoader:
-        """Training drops an epoch's last, smaller batch, unless it is each process's only one:
-        under DDP every process of the trainer takes its own share of the split."""
-        dataset = self.dataset(split, train=train, views=views)
-        processes = self.trainer.world_size if self.trainer is not None else 1
-        share = math.ceil(len(dataset) / processes)
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=train,
-            drop_last=train and share > self.batch_size,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            collate_fn=keep_batch if isinstance(dataset, IndexBatches) else None,
-            # page-locked batches copy to the GPU asynchronously
-            pin_memory=torch.cuda.is_available(),
-        )
-
-
-def _tuple(value: object) -> object:
-    return tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
