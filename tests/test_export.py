@@ -21,7 +21,6 @@ from tests.test_predict import _trained_run
 from thermal_icas import run_files
 from thermal_icas.asymmetry import SiameseFusion
 from thermal_icas.data.classes import ClassInfo
-from thermal_icas.data.preprocess import Preprocessor
 from thermal_icas.errors import ConfigError
 from thermal_icas.export import INPUT, export_onnx, export_run, preprocess_spec
 from thermal_icas.inference import predict
@@ -97,7 +96,7 @@ def test_onnxruntime_gives_the_classifiers_probabilities_at_any_batch_size(
 def test_the_preprocessing_is_the_runs_own(compose_cfg: ComposeFn, tmp_path: Path) -> None:
     overrides = ("mask=ellipse", "mask.background_value=-1.0", "asymmetry=on")
     run = _untrained_run(compose_cfg, tmp_path, *overrides, "asymmetry.fusion=none")
-    preprocessor = Preprocessor.of_run(run.cfg)
+    preprocessor = run.preprocessor()
     spec = preprocess_spec(run, preprocessor)
     assert spec["mask"]["method"]["_target_"] == "thermal_icas.masks.EllipseMask"
     # -1 after normalisation
@@ -162,7 +161,7 @@ def test_the_exported_run_predicts_what_the_run_predicts(
     predict(trained, few, tmp_path / "pred")
     with (tmp_path / "pred" / run_files.PREDICTIONS).open() as handle:
         predicted = {row["path"]: float(row["prob_positive"]) for row in csv.DictReader(handle)}
-    preprocessor = Preprocessor.of_run(trained.cfg)
+    preprocessor = trained.preprocessor()
     processed = preprocessor([str(path) for path in images])
     faces = torch.stack([preprocessor.eval_transform()(image) for image in processed.images])
     (probabilities,) = _session(tmp_path / "e" / run_files.ONNX_MODEL).run(

@@ -53,7 +53,7 @@ def export_run(run: TrainedRun, output_dir: Path, fmt: str = "onnx") -> Path:
     """Writes model.onnx and preprocess.json into output_dir; returns the model's path."""
     check_format(fmt)
     output_dir.mkdir(parents=True, exist_ok=True)
-    preprocessor = Preprocessor.of_run(run.cfg)
+    preprocessor = run.preprocessor()
     target = output_dir / run_files.ONNX_MODEL
     export_onnx(run.classifier, preprocessor.image_size, target)
     spec = preprocess_spec(run, preprocessor)

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from thermal_icas import run_files
 from thermal_icas.asymmetry import side_label
-from thermal_icas.data.preprocess import PreprocessedImages, Preprocessor, write_skipped
+from thermal_icas.data.preprocess import PreprocessedImages, write_skipped
 from thermal_icas.data.records import (
     compile_patient_regex,
     list_images,
@@ -60,7 +60,7 @@ def score_images(
 ) -> Scored:
     """The run's preprocessing and classifier on `paths`; with `explain_dir`, an overlay per
     image there. For the asymmetry arms every image is explained, for the side it blames."""
-    preprocessor = Preprocessor.of_run(run.cfg)
+    preprocessor = run.preprocessor()
     processed = preprocessor([str(p) for p in paths])
     transform = preprocessor.eval_transform()
     device = next(run.classifier.parameters()).device

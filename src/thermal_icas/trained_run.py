@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from thermal_icas import run_files
 from thermal_icas.data.classes import ClassInfo
+from thermal_icas.data.preprocess import Preprocessor
 from thermal_icas.data.splits import SPLIT_POSITIVE
 from thermal_icas.errors import PretrainedWeightsError
 from thermal_icas.explain.maps import CAM_METHODS
@@ -45,6 +46,20 @@ class TrainedRun:
     def on_midline(self) -> bool:
         """The asymmetry arms were trained on upright faces centred on their midline."""
         return self.cfg.asymmetry is not None
+
+    def preprocessor(self) -> Preprocessor:
+        """The run's own preprocessing (mask, alignment, size, normalisation), for new images."""
+        data = self.cfg.data
+        return Preprocessor(
+            instantiate(self.cfg.mask),
+            data.image_size,
+            data.mean,
+            data.std,
+            instantiate(self.cfg.asymmetry),
+            data.palette,
+            data.palette_max_distance,
+            data.get("normalize", "dataset"),
+        )
 
     @property
     def explain_spec(self) -> tuple[str, str]:

@@ -28,7 +28,6 @@ from thermal_icas.data.acquisition import PropertyCache
 from thermal_icas.data.classes import ClassInfo, words
 from thermal_icas.data.confound import audit, write_differences
 from thermal_icas.data.datasets import CachedImageDataset
-from thermal_icas.data.preprocess import Preprocessor
 from thermal_icas.data.records import ImageRecord, find_class_dirs, scan_folder
 from thermal_icas.data.splits import write_splits
 from thermal_icas.errors import ConfigError, DatasetError
@@ -163,7 +162,7 @@ def _recalibrated(
 def _background_effect(run: TrainedRun, scored: Scored, positive: list[int]) -> dict[str, float]:
     """How much the new images' predictions move when their background is removed."""
     processed = scored.processed
-    pre = Preprocessor.of_run(run.cfg)
+    pre = run.preprocessor()
     kept = range(len(positive))
     dataset = CachedImageDataset(
         processed.images, torch.tensor(positive), kept, pre.eval_transform(), 1, processed.faces

@@ -11,8 +11,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor, nn
 
@@ -95,21 +93,6 @@ class Preprocessor:
         self.on_midline = asymmetry is not None
         # pseudo-colour images back to relative temperature; none: pixels as given
         self.palette = None if palette == "none" else PaletteInverter(palette, palette_max_distance)
-
-    @classmethod
-    def of_run(cls, cfg: DictConfig) -> Preprocessor:
-        """The preprocessing of the run whose config this is."""
-        data = cfg.data
-        return cls(
-            instantiate(cfg.mask),
-            data.image_size,
-            data.mean,
-            data.std,
-            instantiate(cfg.asymmetry),
-            data.palette,
-            data.palette_max_distance,
-            data.get("normalize", "dataset"),
-        )
 
     def background(self) -> np.ndarray:
         """The value of non-face pixels, per channel, in [0, 1]."""

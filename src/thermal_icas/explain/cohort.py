@@ -24,7 +24,6 @@ import torch
 
 from thermal_icas import run_files
 from thermal_icas.asymmetry import align_on_midline
-from thermal_icas.data.preprocess import Preprocessor
 from thermal_icas.data.records import ImageRecord
 from thermal_icas.data.splits import read_splits
 from thermal_icas.errors import DatasetError
@@ -82,7 +81,7 @@ def align_face(
 
 
 def explain_split(run: TrainedRun, records: list[ImageRecord], batch_size: int) -> AlignedMaps:
-    preprocessor = Preprocessor.of_run(run.cfg)
+    preprocessor = run.preprocessor()
     processed = preprocessor([record.path for record in records])
     transform = preprocessor.eval_transform()
     device = next(run.classifier.parameters()).device
