@@ -8,9 +8,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from thermal_icas.clinical.only import check_model
@@ -18,7 +20,7 @@ from thermal_icas.data.preprocess import NORMALIZATIONS
 from thermal_icas.errors import ConfigError
 from thermal_icas.evaluation import EvalSettings
 from thermal_icas.explain.maps import check_method
-from thermal_icas.memory import check_training_step
+from thermal_icas.memory import StepProfile, StepSizes, check_training_step, profile_encoder
 from thermal_icas.models.encoder import explain_layer
 from thermal_icas.resolvers import register
 
@@ -96,7 +98,29 @@ def check_settings(cfg: DictConfig) -> None:
     check_data(cfg)
     check_mask(cfg.mask.method, "mask.method")
     check_eval(cfg.eval)
-    check_training_step(cfg)
+    half = "16" in str(cfg.trainer.get("precision"))
+    check_training_step(run_profile(cfg), step_sizes(cfg), cfg.model.backbone, on_gpu(cfg), half)
+
+
+def run_profile(cfg: DictConfig) -> StepProfile:
+    """The run's encoder, built untrained and on the side: the random state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        return profile_encoder(instantiate(cfg.model.encoder, pretrained="none"))
+
+
+def step_sizes(cfg: DictConfig) -> StepSizes:
+    training = cfg.training
+    return StepSizes(
+        cfg.data.image_size,
+        training.contrastive.batch_size,
+        training.finetune.batch_size,
+        bool(training.skip_contrastive),
+    )
+
+
+def on_gpu(cfg: DictConfig) -> bool:
+    """Whether the run trains on a GPU: there is one, and `trainer` does not ask for the CPU."""
+    return torch.cuda.is_available() and cfg.trainer.get("accelerator") != "cpu"
 
 
 def check_image_size(cfg: DictConfig) -> None:

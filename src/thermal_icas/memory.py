@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig
 from torch import nn
 from torch.autograd.graph import saved_tensors_hooks
 
@@ -90,17 +88,6 @@ def profile_encoder(encoder: nn.Module, probe_size: int = PROBE_SIZE) -> StepPro
     return StepProfile(values * BACKWARD_HEADROOM, sum(p.numel() for p in encoder.parameters()))
 
 
-def run_profile(cfg: DictConfig) -> StepProfile:
-    """The run's encoder, built untrained and on the side: the random state is left as it was."""
-    with torch.random.fork_rng(devices=[]):
-        encoder = instantiate(cfg.model.encoder, pretrained="none")
-        return profile_encoder(encoder)
-
-
-def on_gpu(cfg: DictConfig) -> bool:
-    return torch.cuda.is_available() and cfg.trainer.get("accelerator") != "cpu"
-
-
 def check_fits(what: str, needed: int, available: int | None, where: str, lower: str) -> None:
     if available is not None and needed > available:
         raise ConfigError(
@@ -109,19 +96,37 @@ def check_fits(what: str, needed: int, available: int | None, where: str, lower:
         )
 
 
-def check_training_step(cfg: DictConfig) -> None:
-    """The largest step of the stages that run, on the device that trains; the message says
-    which batch size fits at this image size, and which image size at this batch size."""
-    profile = run_profile(cfg)
-    backbone = cfg.model.backbone
-    size = cfg.data.image_size
-    stages = {"finetune": 1} if cfg.training.skip_contrastive else {"contrastive": 2, "finetune": 1}
-    gpu = on_gpu(cfg)
+@dataclass(frozen=True)
+class StepSizes:
+    """The sizes a run's training steps hold: the image size and the batch sizes of its two
+    stages (`training.contrastive.batch_size`, `training.finetune.batch_size`)."""
+
+    image_size: int
+    contrastive_batch: int
+    finetune_batch: int
+    skip_contrastive: bool = False
+
+    def stages(self) -> dict[str, tuple[int, int]]:
+        """Each stage that runs: (batch size, views per image; stage 1 contrasts two)."""
+        finetune = {"finetune": (self.finetune_batch, 1)}
+        return (
+            finetune
+            if self.skip_contrastive
+            else {"contrastive": (self.contrastive_batch, 2), **finetune}
+        )
+
+
+def check_training_step(
+    profile: StepProfile, sizes: StepSizes, backbone: str, gpu: bool, half: bool
+) -> None:
+    """The largest step of the stages that run, on the device that trains (`gpu`, in half
+    precision with `half`); the message says which batch size fits at this image size, and
+    which image size at this batch size."""
+    size = sizes.image_size
     available = gpu_free_memory() if gpu else available_memory()
-    value_bytes = 2 if gpu and "16" in str(cfg.trainer.get("precision")) else 4
+    value_bytes = 2 if gpu and half else 4
     fixed = profile.step_bytes(size, 0)
-    for stage, views in stages.items():
-        batch = cfg.training[stage].batch_size
+    for stage, (batch, views) in sizes.stages().items():
         needed = profile.step_bytes(size, batch * views, value_bytes)
         if available is None or needed <= available:
             continue
@@ -156,21 +161,20 @@ def check_cache(images: int, image_size: int, on_device: bool) -> None:
 _OUT_OF_MEMORY = re.compile(r"out of memory|(can't|could not|cannot|unable to) allocate", re.I)
 
 
-def out_of_memory(error: BaseException | None, cfg: DictConfig) -> str | None:
+def out_of_memory(error: BaseException | None, sizes: StepSizes) -> str | None:
     """One line for an allocation that failed despite the estimates, naming what to lower;
     None for any other error. The cause chain is searched, as wrappers re-raise."""
     while error is not None:
         if isinstance(error, torch.OutOfMemoryError | MemoryError) or (
             isinstance(error, RuntimeError) and _OUT_OF_MEMORY.search(str(error))
         ):
-            stages = cfg.training
             first = (
                 str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             )
             return (
-                f"out of memory ({first[:160]}) with data.image_size={cfg.data.image_size}, "
-                f"training.contrastive.batch_size={stages.contrastive.batch_size}, "
-                f"training.finetune.batch_size={stages.finetune.batch_size}: lower them"
+                f"out of memory ({first[:160]}) with data.image_size={sizes.image_size}, "
+                f"training.contrastive.batch_size={sizes.contrastive_batch}, "
+                f"training.finetune.batch_size={sizes.finetune_batch}: lower them"
             )
         error = error.__cause__ or error.__context__
     return None

@@ -66,6 +66,7 @@ def train(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from thermal_icas.config import step_sizes
     from thermal_icas.ddp_jobs import ddp_job, relaunch_ddp_processes_in_their_job
     from thermal_icas.errors import record_failure
     from thermal_icas.memory import out_of_memory
@@ -83,7 +84,7 @@ def train(cfg: DictConfig) -> float | None:
             record_failure(cfg.paths.output_dir, error)
             return None
         _exit_on_user_error(error)
-        if (memory := out_of_memory(error, cfg)) is not None:
+        if (memory := out_of_memory(error, step_sizes(cfg))) is not None:
             raise SystemExit(f"error: {memory}") from None
         raise
 
