@@ -13,7 +13,7 @@ from thermal_icas.data.datasets import CachedImageDataset
 from thermal_icas.explain.maps import explain_batch
 from thermal_icas.explain.overlay import explanation_rows
 from thermal_icas.explain.report import write_explanations
-from thermal_icas.reporting.callbacks import TestOutcome, TestReport
+from thermal_icas.lit.test_reports import TestOutcome, TestReport
 
 
 class ExplanationGrid(Callback):

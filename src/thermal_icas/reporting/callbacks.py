@@ -4,20 +4,14 @@ number in metrics.json; switch one off with `callbacks.<group>.<name>=null`."""
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from pathlib import Path
-
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from thermal_icas import run_files
-from thermal_icas.data.classes import ClassInfo
-from thermal_icas.data.records import ImageRecord
 from thermal_icas.data.thermal_data import ThermalData
-from thermal_icas.lit.classifier import ClassifierModule, TestImages
+from thermal_icas.lit.test_reports import TestOutcome, TestReport
 from thermal_icas.reporting.contact_sheet import contact_sheet
 from thermal_icas.reporting.plots import plot_confusion, plot_roc
 from thermal_icas.reporting.results import write_predictions
@@ -42,53 +36,6 @@ class DataSummary(Callback):
             sheet = contact_sheet(sample, data.preprocessor.mask, data.background())
             for board in boards:
                 board.experiment.add_image("data/masked_inputs", sheet, 0, dataformats="HWC")
-
-
-@dataclass(frozen=True)
-class TestOutcome:
-    """What a test report reads: the tested module, the data, the test's per-image predictions
-    (made before the test pass, on the same checkpoint) and the test's metrics."""
-
-    module: ClassifierModule
-    data: ThermalData
-    images: TestImages
-    metrics: dict[str, float]
-
-    @property
-    def records(self) -> list[ImageRecord]:
-        return self.data.records_at(self.images.indices)
-
-    @property
-    def probs(self) -> list[float]:
-        return self.images.scores.scores.tolist()
-
-    @property
-    def threshold(self) -> float:
-        """The val-chosen threshold, as the test logged it."""
-        return self.metrics["test/threshold"]
-
-    @property
-    def classes(self) -> ClassInfo:
-        assert self.data.classes is not None
-        return self.data.classes
-
-
-class TestReport(Callback, ABC):
-    """A file the test leaves in the run folder, written by `write` as the test ends."""
-
-    def __init__(self, run_dir: str) -> None:
-        self.run_dir = Path(run_dir)
-
-    def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        data = trainer.datamodule
-        if not (trainer.is_global_zero and isinstance(pl_module, ClassifierModule)):
-            return
-        if pl_module.test_images is not None and isinstance(data, ThermalData):
-            metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
-            self.write(TestOutcome(pl_module, data, pl_module.test_images, metrics))
-
-    @abstractmethod
-    def write(self, outcome: TestOutcome) -> None: ...
 
 
 class TestPredictions(TestReport):
