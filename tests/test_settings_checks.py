@@ -3,11 +3,15 @@ with one line naming the setting and the values it accepts."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from tests.conftest import ComposeFn
-from thermal_icas.config import check_settings
+from thermal_icas.config import check_mask, check_settings
+from thermal_icas.data.transforms import AugmentConfig
 from thermal_icas.errors import ConfigError
+from thermal_icas.masks import EllipseMask, FaceMask, MaskResult
 
 # override -> what the one line must say (the setting, and what it accepts)
 BAD = {
@@ -81,3 +85,29 @@ def test_a_bad_setting_is_named_before_any_work(compose_cfg: ComposeFn, override
 def test_the_presets_and_options_pass(compose_cfg: ComposeFn, overrides: list[str]) -> None:
     # experiment=smoke asymmetry=on: 32 x 16 halves are the smallest input that works
     check_settings(compose_cfg(["experiment=smoke", *overrides]))
+
+
+class PixelBandMask(FaceMask):
+    """A user's mask whose `width` is in pixels, not a share of the frame."""
+
+    def __init__(self, width: int = 40) -> None:
+        self.width = width
+
+    def compute(self, image: np.ndarray) -> MaskResult:
+        mask = np.zeros(image.shape[:2], np.float32)
+        mask[:, : self.width] = 1.0
+        return MaskResult(mask)
+
+
+def test_each_mask_class_owns_its_ranges() -> None:
+    """A parameter is checked by the class that has it: another class's `width` in pixels is
+    not read as a share of the frame, and a mask made in Python checks its values too."""
+    pixels = OmegaConf.create({"_target_": f"{__name__}.PixelBandMask", "width": 40})
+    check_mask(pixels, "mask.method")
+    share = OmegaConf.create({"_target_": "thermal_icas.masks.RectangleMask", "width": 40})
+    with pytest.raises(ConfigError, match=r"^mask\.method\.width=40 is not accepted"):
+        check_mask(share, "mask.method")
+    with pytest.raises(ConfigError, match=r"^semi_axis_x=2 is not accepted: use a share"):
+        EllipseMask(semi_axis_x=2)
+    with pytest.raises(ConfigError, match=r"^data\.augment\.hflip_p=2 is not accepted"):
+        AugmentConfig(hflip_p=2)

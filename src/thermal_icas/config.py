@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from thermal_icas.clinical.only import check_model
 from thermal_icas.data.preprocess import NORMALIZATIONS
+from thermal_icas.data.transforms import AugmentConfig
 from thermal_icas.errors import ConfigError
 from thermal_icas.evaluation import EvalSettings
 from thermal_icas.explain.maps import check_method
+from thermal_icas.masks.base import FaceMask
 from thermal_icas.memory import StepProfile, StepSizes, check_training_step, profile_encoder
 from thermal_icas.models.encoder import explain_layer
+from thermal_icas.ranges import is_integer, is_number, require
 from thermal_icas.resolvers import register
 
 register()
@@ -139,20 +141,6 @@ def check_image_size(cfg: DictConfig) -> None:
         )
 
 
-def require(setting: str, value: Any, ok: bool, accepted: str) -> None:
-    """One line naming the setting, its value and what it accepts."""
-    if not ok:
-        raise ConfigError(f"{setting}={value} is not accepted: use {accepted}")
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def is_integer(value: Any, low: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
-
-
 def check_training(cfg: DictConfig) -> None:
     """Batch sizes, epochs, learning rates and patience of the stages that run."""
     stages = ["finetune"] if cfg.training.skip_contrastive else ["contrastive", "finetune"]
@@ -213,70 +201,17 @@ def check_data(cfg: DictConfig) -> None:
             is_integer(data.fold, 0) and data.fold < data.num_folds,
             f"an integer in [0, {data.num_folds - 1}] (data.num_folds={data.num_folds})",
         )
-    check_ranges(data.augment, "data.augment", AUGMENT_RANGES)
-    camera = data.augment.get("camera", False)
-    require("data.augment.camera", camera, isinstance(camera, bool), "true or false")
+    AugmentConfig.check(data.augment, "data.augment.")
     normalize = data.get("normalize", "dataset")
     require("data.normalize", normalize, normalize in NORMALIZATIONS, " or ".join(NORMALIZATIONS))
-    # crop_scale is a share of the image, blur_sigma a width in pixels
-    for name, top in (("crop_scale", 1.0), ("blur_sigma", math.inf)):
-        pair = list(data.augment[name])
-        require(
-            f"data.augment.{name}",
-            pair,
-            len(pair) == 2 and all(is_number(v) for v in pair) and 0 < pair[0] <= pair[1] <= top,
-            "[low, high] with 0 < low <= high" + (" <= 1" if top == 1 else ""),
-        )
-
-
-Range = tuple[Callable[[float], bool], str]
-UNIT: Range = (lambda v: 0 <= v <= 1, "a number in [0, 1]")
-POSITIVE_SHARE: Range = (lambda v: 0 < v <= 1, "a share of the frame in (0, 1]")
-NON_NEGATIVE: Range = (lambda v: v >= 0, "a number of at least 0")
-AUGMENT_RANGES: dict[str, Range] = {
-    "rotation_degrees": (lambda v: 0 <= v <= 180, "degrees in [0, 180]"),
-    "hflip_p": (UNIT[0], "a probability in [0, 1]"),
-    "blur_p": (UNIT[0], "a probability in [0, 1]"),
-    "contrast": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    "offset": NON_NEGATIVE,
-    "noise_std": NON_NEGATIVE,
-}
-# the mask classes' parameters (conf/mask/*.yaml), by name
-MASK_RANGES: dict[str, Range] = {
-    "semi_axis_x": POSITIVE_SHARE,
-    "semi_axis_y": POSITIVE_SHARE,
-    "core_semi_axis_x": POSITIVE_SHARE,
-    "core_semi_axis_y": POSITIVE_SHARE,
-    "width": POSITIVE_SHARE,
-    "height": POSITIVE_SHARE,
-    "box_width": POSITIVE_SHARE,
-    "box_height": POSITIVE_SHARE,
-    "core_weight": UNIT,
-    "box_weight": UNIT,
-    "threshold": (lambda v: 0 <= v < 1, "a share of full scale in [0, 1)"),
-    "min_coverage": UNIT,
-    "max_coverage": UNIT,
-    "opening_radius": (lambda v: 0 <= v < 0.5, "a share of the shorter side in [0, 0.5)"),
-    "closing_radius": (lambda v: 0 <= v < 0.5, "a share of the shorter side in [0, 0.5)"),
-    "edge_sigma": (lambda v: 0 <= v < 0.5, "a share of the shorter side in [0, 0.5)"),
-}
-
-
-def check_ranges(node: DictConfig, prefix: str, ranges: dict[str, Range]) -> None:
-    for key, (ok, accepted) in ranges.items():
-        if key in node:
-            value = node[key]
-            require(f"{prefix}.{key}", value, is_number(value) and ok(value), accepted)
 
 
 def check_mask(method: DictConfig, prefix: str) -> None:
-    """A mask method's parameters, and those of its fallback mask."""
-    check_ranges(method, prefix, MASK_RANGES)
-    if "min_coverage" in method and "max_coverage" in method:
-        low, high = method.min_coverage, method.max_coverage
-        require(
-            f"{prefix}.min_coverage", low, low < high, f"a share below {prefix}.max_coverage={high}"
-        )
+    """A mask method's parameters, by the ranges its class declares, and those of its fallback
+    mask (a method of a class that declares none is left to the class)."""
+    target = get_class(method._target_) if "_target_" in method else None
+    if target is not None and issubclass(target, FaceMask):
+        target.check(method, f"{prefix}.")
     if method.get("fallback") is not None:
         check_mask(method.fallback, f"{prefix}.fallback")
 

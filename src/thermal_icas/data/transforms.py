@@ -7,18 +7,41 @@ are a shared contrast/offset on all channels, blur and sensor-like noise.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 from torchvision.transforms import v2
 
 from thermal_icas.data.camera import CameraJitter
+from thermal_icas.ranges import (
+    NON_NEGATIVE,
+    PROBABILITY,
+    Range,
+    check_ranges,
+    is_number,
+    require,
+)
 
 
 @dataclass(frozen=True)
 class AugmentConfig:
+    """`data.augment`: what each training image may go through. Checks its values as it is
+    made; `check` runs the same test on the config node before a run starts."""
+
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        "rotation_degrees": (lambda v: 0 <= v <= 180, "degrees in [0, 180]"),
+        "hflip_p": PROBABILITY,
+        "blur_p": PROBABILITY,
+        "contrast": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+        "offset": NON_NEGATIVE,
+        "noise_std": NON_NEGATIVE,
+    }
+    # (low, high) pairs: crop_scale a share of the image, blur_sigma a width in pixels
+    PAIRS: ClassVar[Mapping[str, float]] = {"crop_scale": 1.0, "blur_sigma": math.inf}
+
     crop_scale: tuple[float, float] = (0.8, 1.0)
     rotation_degrees: float = 10.0
     hflip_p: float = 0.5
@@ -29,6 +52,27 @@ class AugmentConfig:
     noise_std: float = 0.02
     # another camera per image (`camera.CameraJitter`)
     camera: bool = False
+
+    def __post_init__(self) -> None:
+        self.check(vars(self))
+
+    @classmethod
+    def check(cls, values: Mapping[str, Any], prefix: str = "data.augment.") -> None:
+        check_ranges(values, prefix, cls.RANGES)
+        camera = values.get("camera", False)
+        require(f"{prefix}camera", camera, isinstance(camera, bool), "true or false")
+        for name, top in cls.PAIRS.items():
+            if name not in values:
+                continue
+            pair = list(values[name])
+            ok = len(pair) == 2 and all(is_number(v) for v in pair) and 0 < pair[0] <= pair[1]
+            bound = " <= 1" if top == 1 else ""
+            require(
+                f"{prefix}{name}",
+                pair,
+                ok and pair[1] <= top,
+                f"[low, high] with 0 < low <= high{bound}",
+            )
 
 
 class IntensityJitter(nn.Module):

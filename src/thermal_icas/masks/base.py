@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
+
+from thermal_icas.ranges import Range, check_ranges
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,16 @@ class MaskResult:
 
 
 class FaceMask(ABC):
-    """Computes a face mask from an HxWx3 float32 image in [0, 1] at native resolution."""
+    """Computes a face mask from an HxWx3 float32 image in [0, 1] at native resolution.
+
+    `RANGES` says what each parameter accepts; a mask checks its values as it is made, and
+    `check` runs the same test on a config node, naming the setting (`mask.method.<name>`)."""
+
+    RANGES: ClassVar[Mapping[str, Range]] = {}
+
+    @classmethod
+    def check(cls, values: Mapping[str, Any], prefix: str = "") -> None:
+        check_ranges(values, prefix, cls.RANGES)
 
     @abstractmethod
     def compute(self, image: np.ndarray) -> MaskResult: ...

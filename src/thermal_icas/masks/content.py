@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 
 from thermal_icas.masks.base import FaceMask, MaskResult
 from thermal_icas.masks.geometric import EllipseMask
+from thermal_icas.ranges import SHORTER_SIDE_SHARE, UNIT, Range, require
 
 # The frame border is where a crop's background shows (crops keep a margin around the face);
 # if more than this share of it is above the threshold, the background is not black.
@@ -81,6 +84,24 @@ class ContentBasedMask(FaceMask):
     [`min_coverage`, `max_coverage`]) the `fallback` mask is used and reported.
     """
 
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        "threshold": (lambda v: 0 <= v < 1, "a share of full scale in [0, 1)"),
+        "min_coverage": UNIT,
+        "max_coverage": UNIT,
+        "opening_radius": SHORTER_SIDE_SHARE,
+        "closing_radius": SHORTER_SIDE_SHARE,
+        "edge_sigma": SHORTER_SIDE_SHARE,
+    }
+
+    @classmethod
+    def check(cls, values: Mapping[str, Any], prefix: str = "") -> None:
+        """The ranges, and a plausible face's coverage bounds in order."""
+        super().check(values, prefix)
+        if "min_coverage" in values and "max_coverage" in values:
+            low, high = values["min_coverage"], values["max_coverage"]
+            accepted = f"a share below {prefix}max_coverage={high}"
+            require(f"{prefix}min_coverage", low, low < high, accepted)
+
     def __init__(
         self,
         threshold: float = 0.1,
@@ -91,6 +112,16 @@ class ContentBasedMask(FaceMask):
         edge_sigma: float = 0.002,
         fallback: FaceMask | None = None,
     ) -> None:
+        self.check(
+            {
+                "threshold": threshold,
+                "min_coverage": min_coverage,
+                "max_coverage": max_coverage,
+                "opening_radius": opening_radius,
+                "closing_radius": closing_radius,
+                "edge_sigma": edge_sigma,
+            }
+        )
         self.threshold = threshold
         self.min_coverage = min_coverage
         self.max_coverage = max_coverage

@@ -6,11 +6,14 @@ defaults leave out the frame's margin, where a crop's background and hair are.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
 
 from thermal_icas.masks.base import FaceMask, MaskResult
+from thermal_icas.ranges import POSITIVE_SHARE, UNIT, Range
 
 _CACHED_SHAPES = 8  # a dataset usually has one image size, rarely more than a few
 
@@ -57,7 +60,13 @@ def _core_and_box(
 class EllipseMask(FaceMask):
     """A centred ellipse, the closest simple shape to a face; semi-axes are fractions of W, H."""
 
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        "semi_axis_x": POSITIVE_SHARE,
+        "semi_axis_y": POSITIVE_SHARE,
+    }
+
     def __init__(self, semi_axis_x: float = 0.35, semi_axis_y: float = 0.40) -> None:
+        self.check({"semi_axis_x": semi_axis_x, "semi_axis_y": semi_axis_y})
         self.semi_axis_x = semi_axis_x
         self.semi_axis_y = semi_axis_y
 
@@ -69,7 +78,10 @@ class EllipseMask(FaceMask):
 class RectangleMask(FaceMask):
     """The central `width` x `height` of the frame: keeps the cheeks and jaw an ellipse cuts."""
 
+    RANGES: ClassVar[Mapping[str, Range]] = {"width": POSITIVE_SHARE, "height": POSITIVE_SHARE}
+
     def __init__(self, width: float = 0.70, height: float = 0.80) -> None:
+        self.check({"width": width, "height": height})
         self.width = width
         self.height = height
 
@@ -85,6 +97,12 @@ class AdaptiveMask(FaceMask):
     the face's own extent varies, visible but damped instead of cutting it at a guessed edge.
     """
 
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        **{name: POSITIVE_SHARE for name in ("core_semi_axis_x", "core_semi_axis_y")},
+        **{name: POSITIVE_SHARE for name in ("box_width", "box_height")},
+        **{name: UNIT for name in ("core_weight", "box_weight")},
+    }
+
     def __init__(
         self,
         core_semi_axis_x: float = 0.30,
@@ -94,6 +112,16 @@ class AdaptiveMask(FaceMask):
         box_height: float = 0.70,
         box_weight: float = 0.5,
     ) -> None:
+        self.check(
+            {
+                "core_semi_axis_x": core_semi_axis_x,
+                "core_semi_axis_y": core_semi_axis_y,
+                "core_weight": core_weight,
+                "box_width": box_width,
+                "box_height": box_height,
+                "box_weight": box_weight,
+            }
+        )
         self.core_semi_axis_x = core_semi_axis_x
         self.core_semi_axis_y = core_semi_axis_y
         self.core_weight = core_weight
