@@ -46,7 +46,12 @@ def test_a_run_command_shows_hydras_help_and_one_line_errors(tmp_path: Path) -> 
     shown = _command("train", "--help")
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert "asymmetry: off, on" in shown.stdout
-    missing = _command("predict", f"ckpt_path={tmp_path / 'nowhere'}", f"input={tmp_path}")
+    missing = _command(
+        "predict",
+        f"ckpt_path={tmp_path / 'nowhere'}",
+        f"input={tmp_path}",
+        f"hydra.run.dir={tmp_path / 'predict'}",
+    )
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines()[-1].startswith("error: ")
 
