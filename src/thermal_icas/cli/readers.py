@@ -80,23 +80,17 @@ def explain_cohort(argv: Sequence[str], prog: str) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     args = parser.parse_args(argv)
 
-    import torch
-
-    from thermal_icas.errors import user_error
+    from thermal_icas.cli.runs import device, exit_on_user_error
     from thermal_icas.explain.cohort import explain_cohort as explain
     from thermal_icas.explain.cohort import format_table
     from thermal_icas.reporting.html_report import write_report
     from thermal_icas.trained_run import load_run
 
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        result = explain(load_run(args.run_dir, device), args.split, args.batch_size)
+        result = explain(load_run(args.run_dir, device(args.device)), args.split, args.batch_size)
     except Exception as error:
-        if (cause := user_error(error)) is None:
-            raise
-        raise SystemExit(f"error: {cause}") from None
+        exit_on_user_error(error)
+        raise
     print(format_table(result.tests))
     print(f"class maps: {result.maps_path}")
     print(f"regions: {result.regions_path}")

@@ -38,7 +38,8 @@ def run_hydra(
     return hydra.main(version_base="1.3", config_path=conf, config_name=config_name)(task)()
 
 
-def _device(setting: str) -> str:
+def device(setting: str) -> str:
+    """`auto`: the GPU when there is one."""
     import torch
 
     if setting != "auto":
@@ -46,7 +47,7 @@ def _device(setting: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _exit_on_user_error(error: Exception) -> None:
+def exit_on_user_error(error: Exception) -> None:
     """A user's mistake (data, settings) ends the command with one line naming it; the caller
     re-raises anything else with its traceback."""
     if (cause := user_error(error)) is not None:
@@ -83,7 +84,7 @@ def train(cfg: DictConfig) -> float | None:
             # failed, and its None is a failed trial to Optuna
             record_failure(cfg.paths.output_dir, error)
             return None
-        _exit_on_user_error(error)
+        exit_on_user_error(error)
         if (memory := out_of_memory(error, step_sizes(cfg))) is not None:
             raise SystemExit(f"error: {memory}") from None
         raise
@@ -94,11 +95,11 @@ def predict(cfg: DictConfig) -> None:
     from thermal_icas.trained_run import load_run
 
     try:
-        run = load_run(cfg.ckpt_path, _device(cfg.device))
+        run = load_run(cfg.ckpt_path, device(cfg.device))
         output_dir = Path(cfg.paths.output_dir)
         target = predict_images(run, cfg.input, output_dir, cfg.batch_size, explain=cfg.explain)
     except Exception as error:
-        _exit_on_user_error(error)
+        exit_on_user_error(error)
         raise
     print(f"predictions: {target}")
 
@@ -111,7 +112,7 @@ def export(cfg: DictConfig) -> None:
         check_format(cfg.format)
         target = export_run(load_run(cfg.ckpt_path), Path(cfg.paths.output_dir), cfg.format)
     except Exception as error:
-        _exit_on_user_error(error)
+        exit_on_user_error(error)
         raise
     print(f"model: {target}")
 
@@ -123,7 +124,7 @@ def validate(cfg: DictConfig) -> None:
 
     output_dir = Path(cfg.paths.output_dir)
     try:
-        run = load_run(cfg.ckpt_path, _device(cfg.device))
+        run = load_run(cfg.ckpt_path, device(cfg.device))
         metrics = validate_run(
             run,
             cfg.data_dir,
@@ -133,7 +134,7 @@ def validate(cfg: DictConfig) -> None:
             Path(cfg.paths.cache_dir),
         )
     except Exception as error:
-        _exit_on_user_error(error)
+        exit_on_user_error(error)
         raise
     print_metrics_table(metrics)
     print(f"report: {output_dir / 'report.html'}")

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 
 from torch import Tensor, nn
+
+from thermal_icas.errors import PretrainedWeightsError
 
 STAGES = ("layer1", "layer2", "layer3", "layer4")
 # ImageNet statistics: the normalisation of torchvision's and most of timm's pretrained weights
@@ -47,3 +50,13 @@ class Trunk(nn.Module, ABC):
     @abstractmethod
     def widen_stem(self, adapt: Callable[[nn.Conv2d], nn.Conv2d]) -> None:
         """Replace the first convolution by `adapt(it)` (the asymmetry arms' wider input)."""
+
+
+def weights_file(pretrained: str) -> Path:
+    """`model.pretrained` when it is neither `none` nor `imagenet`: an existing weights file."""
+    path = Path(pretrained).expanduser()
+    if not path.is_file():
+        raise PretrainedWeightsError(
+            f"model.pretrained='{path}' is neither 'none', 'imagenet' nor an existing file"
+        )
+    return path

@@ -11,7 +11,14 @@ from torch import Tensor, nn
 from torchvision import models
 
 from thermal_icas.errors import ConfigError, PretrainedWeightsError
-from thermal_icas.models.backbones.base import IMAGENET_MEAN, IMAGENET_STD, STAGES, Trunk, Visit
+from thermal_icas.models.backbones.base import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    STAGES,
+    Trunk,
+    Visit,
+    weights_file,
+)
 from thermal_icas.torch_files import read_checkpoint
 
 BACKBONES: dict[str, tuple[Callable[..., models.ResNet], models.WeightsEnum]] = {
@@ -77,14 +84,10 @@ def build_resnet(name: str, pretrained: str) -> models.ResNet:
                 "without internet use model.pretrained=none or "
                 "model.pretrained=/path/to/weights.pth"
             ) from error
-    return _from_file(factory, name, Path(pretrained).expanduser())
+    return _from_file(factory, name, weights_file(pretrained))
 
 
 def _from_file(factory: Callable[..., models.ResNet], name: str, path: Path) -> models.ResNet:
-    if not path.is_file():
-        raise PretrainedWeightsError(
-            f"model.pretrained='{path}' is neither 'none', 'imagenet' nor an existing file"
-        )
     state = read_checkpoint(path, "model.pretrained needs a whole weights file")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]

@@ -22,7 +22,7 @@ from timm.models import VisionTransformer, is_model_in_modules, load_state_dict
 from torch import Tensor, nn
 
 from thermal_icas.errors import ConfigError, PretrainedWeightsError
-from thermal_icas.models.backbones.base import STAGES, Trunk, Visit
+from thermal_icas.models.backbones.base import STAGES, Trunk, Visit, weights_file
 
 TRANSFORMER_MODULES = ("vision_transformer", "deit")
 
@@ -105,7 +105,7 @@ def timm_trunk(name: str, pretrained: str) -> TimmTrunk:
         return TimmTrunk(timm.create_model(name, pretrained=False, **options), name)
     if pretrained != "imagenet":
         model = timm.create_model(name, pretrained=False, **options)
-        _load_file(model, name, Path(pretrained).expanduser())
+        _load_file(model, name, weights_file(pretrained))
         return TimmTrunk(model, name)
     try:
         model = timm.create_model(name, pretrained=True, **options)
@@ -120,10 +120,6 @@ def timm_trunk(name: str, pretrained: str) -> TimmTrunk:
 
 def _load_file(model: nn.Module, name: str, path: Path) -> None:
     """Every weight of the model from the file, which may add a classifier (dropped)."""
-    if not path.is_file():
-        raise PretrainedWeightsError(
-            f"model.pretrained='{path}' is neither 'none', 'imagenet' nor an existing file"
-        )
     try:
         state = load_state_dict(str(path))
     except (OSError, RuntimeError, KeyError, ValueError) as error:
