@@ -18,9 +18,10 @@ from tests.conftest import ComposeFn, make_toy_dataset
 from thermal_icas import run_files
 from thermal_icas.asymmetry import Asymmetry
 from thermal_icas.errors import ConfigError, PretrainedWeightsError
+from thermal_icas.explain.maps import explain_batch
 from thermal_icas.export import export_run
 from thermal_icas.inference import predict
-from thermal_icas.models import ThermalEncoder
+from thermal_icas.models import ThermalClassifier, ThermalEncoder
 from thermal_icas.models.attention import Attention
 from thermal_icas.models.backbones import STAGES, build_trunk, normalization
 from thermal_icas.models.encoder import explain_layer
@@ -176,3 +177,23 @@ def test_a_timm_run_trains_explains_and_exports(
     session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     (probabilities,) = session.run(None, {session.get_inputs()[0].name: faces.numpy()})
     assert np.abs(probabilities - expected).max() < 1e-4
+
+
+def test_the_same_resnet_weights_give_the_same_features_and_maps_through_either_provider() -> None:
+    """timm's resnet18 holding torchvision's weights: the hooks change nothing the explanation
+    or the siamese halves see (a map that differs by provider would be the provider's doing)."""
+    torch.manual_seed(0)
+    torchvision_encoder = ThermalEncoder("resnet18", asymmetry=Asymmetry()).eval()
+    timm_encoder = ThermalEncoder("timm:resnet18", asymmetry=Asymmetry()).eval()
+    renamed = {
+        key.replace("stem.0.", "conv1.").replace("stem.1.", "bn1."): value
+        for key, value in torchvision_encoder.trunk.state_dict().items()
+    }
+    timm_encoder.trunk.model.load_state_dict(renamed)
+    faces = torch.randn(3, 3, 64, 64)
+    classifiers = [ThermalClassifier(e, 2).eval() for e in (torchvision_encoder, timm_encoder)]
+    classifiers[1].head.load_state_dict(classifiers[0].head.state_dict())
+    maps = [explain_batch(c, faces, "layer2", "hirescam", None).cam for c in classifiers]
+    with torch.no_grad():
+        torch.testing.assert_close(timm_encoder(faces), torchvision_encoder(faces))
+    torch.testing.assert_close(maps[1], maps[0])
