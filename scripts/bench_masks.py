@@ -33,10 +33,10 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException
 from hydra.utils import instantiate
 
-from thermal_icas.config import project_root
-from thermal_icas.data.imageio import load_rgb
-from thermal_icas.data.records import is_image_file, list_images
-from thermal_icas.masks.base import FaceMask
+from thermal_icas.core.data.imageio import load_rgb
+from thermal_icas.core.data.records import is_image_file, list_images
+from thermal_icas.core.masks.base import FaceMask
+from thermal_icas.train.config import project_root
 
 
 @dataclass

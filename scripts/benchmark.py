@@ -31,11 +31,11 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
 from omegaconf import DictConfig
 
-from thermal_icas.config import compose_config
-from thermal_icas.data.thermal_data import ThermalData
-from thermal_icas.lit.callbacks import ChannelsLastOnGPU
-from thermal_icas.lit.classifier import ClassifierModule
-from thermal_icas.lit.stages import classifier_module
+from thermal_icas.train.callbacks.training import ChannelsLastOnGPU
+from thermal_icas.train.config import compose_config
+from thermal_icas.train.datamodule import ThermalData
+from thermal_icas.train.lit.classifier import ClassifierModule
+from thermal_icas.train.lit.stages import classifier_module
 
 DEFAULTS = ["data.image_size=128", "training.finetune.batch_size=32", "trainer=cpu"]
 

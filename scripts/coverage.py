@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 
-from thermal_icas.evaluation.bootstrap import BootstrapSettings
-from thermal_icas.evaluation.simulate import coverage_grid
+from thermal_icas.core.evaluation.bootstrap import BootstrapSettings
+from thermal_icas.core.evaluation.simulate import coverage_grid
 
 
 def size(text: str) -> tuple[int, int]:

@@ -20,10 +20,10 @@ import argparse
 import torch
 from torch.nn.functional import cross_entropy
 
-from thermal_icas.explain import CAM_METHODS, explain_batch, in_face_share
-from thermal_icas.explain.shortcut import background_effect
-from thermal_icas.models.encoder import ThermalEncoder, explain_layer
-from thermal_icas.models.heads import ThermalClassifier
+from thermal_icas.core.explain import CAM_METHODS, explain_batch, in_face_share
+from thermal_icas.core.explain.shortcut import background_effect
+from thermal_icas.core.models.encoder import ThermalEncoder, explain_layer
+from thermal_icas.core.models.heads import ThermalClassifier
 
 SIZE = 32
 _rows, _cols = torch.meshgrid(torch.arange(SIZE) - 15.5, torch.arange(SIZE) - 15.5, indexing="ij")

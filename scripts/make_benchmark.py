@@ -30,10 +30,10 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from thermal_icas.data.classes import resolve_classes
-from thermal_icas.data.records import find_class_dirs, scan_folder
-from thermal_icas.evaluation.bootstrap import BootstrapSettings
-from thermal_icas.evaluation.stats import bootstrap_intervals
+from thermal_icas.core.data.classes import resolve_classes
+from thermal_icas.core.data.records import find_class_dirs, scan_folder
+from thermal_icas.core.evaluation.bootstrap import BootstrapSettings
+from thermal_icas.core.evaluation.stats import bootstrap_intervals
 
 CANVAS, MARGIN, JPEG_QUALITY = 512, 20, 92
 FACE_THRESHOLD = 10  # grey levels: above JPEG noise on black, far below skin

@@ -5,7 +5,7 @@
 BENCH is a folder `make_benchmark.py` wrote (build it with `--test-fraction 0` to have every
 person in its train/ folder). OUT gets camera_a/<class>/ (the images as they are) and
 camera_b/<class>/ (the same people and file names, each image turned back into intensity and
-rendered through `thermal_icas.data.camera.CameraShift`: coarser resolution, another response
+rendered through `thermal_icas.core.data.camera.CameraShift`: coarser resolution, another response
 curve and gain, noise with a fixed column pattern, blur, vignetting, a background level, and
 `--palette`, by default BENCH's own, so one `data.palette` reads both). Train on camera_a and
 score the run's test patients on camera_b too:
@@ -36,10 +36,10 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from thermal_icas.data.camera import CameraShift
-from thermal_icas.evaluation.bootstrap import BootstrapSettings
-from thermal_icas.evaluation.compare import PatientSet, paired_difference
-from thermal_icas.evaluation.stats import bootstrap_intervals
+from thermal_icas.core.data.camera import CameraShift
+from thermal_icas.core.evaluation.bootstrap import BootstrapSettings
+from thermal_icas.core.evaluation.compare import PatientSet, paired_difference
+from thermal_icas.core.evaluation.stats import bootstrap_intervals
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_benchmark import CLASS_DIRS, JPEG_QUALITY, PALETTES, intensity, patient_table

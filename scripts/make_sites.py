@@ -21,8 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from thermal_icas.data.imageio import load_rgb
-from thermal_icas.data.palette import PaletteInverter
+from thermal_icas.core.data.imageio import load_rgb
+from thermal_icas.core.data.palette import PaletteInverter
 
 SITES = ("site_a", "site_b")
 JPEG_QUALITY = 92

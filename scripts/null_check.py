@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 
-from thermal_icas.evaluation.bootstrap import BootstrapSettings
-from thermal_icas.evaluation.simulate import Design, null_check
+from thermal_icas.core.evaluation.bootstrap import BootstrapSettings
+from thermal_icas.core.evaluation.simulate import Design, null_check
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,10 +15,10 @@ import torch
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 
-from thermal_icas.config import compose_config, project_root
-from thermal_icas.data.synthetic import SyntheticSpec
-from thermal_icas.data.thermal_data import ThermalData
-from thermal_icas.masks import Masking, NoMask
+from thermal_icas.core.data.synthetic import SyntheticSpec
+from thermal_icas.core.masks import Masking, NoMask
+from thermal_icas.train.config import compose_config, project_root
+from thermal_icas.train.datamodule import ThermalData
 
 CONF_DIR = project_root() / "conf"
 

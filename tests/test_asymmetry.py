@@ -12,7 +12,7 @@ import torch
 from torchvision import models
 
 from tests.conftest import make_toy_dataset, thermal_data
-from thermal_icas.asymmetry import (
+from thermal_icas.core.asymmetry import (
     Asymmetry,
     align_on_midline,
     build_adapter,
@@ -21,11 +21,11 @@ from thermal_icas.asymmetry import (
     side_metrics,
     side_scores,
 )
-from thermal_icas.asymmetry.fusion import early_fusion_conv
-from thermal_icas.data.transforms import AugmentConfig, MidlineCrop, train_transform
-from thermal_icas.masks import ContentBasedMask, Masking
-from thermal_icas.models import ThermalClassifier, ThermalEncoder
-from thermal_icas.models.checkpoint import load_encoder, save_encoder
+from thermal_icas.core.asymmetry.fusion import early_fusion_conv
+from thermal_icas.core.data.transforms import AugmentConfig, MidlineCrop, train_transform
+from thermal_icas.core.masks import ContentBasedMask, Masking
+from thermal_icas.core.models import ThermalClassifier, ThermalEncoder
+from thermal_icas.core.models.checkpoint import load_encoder, save_encoder
 
 STILL = AugmentConfig(
     crop_scale=(1.0, 1.0),

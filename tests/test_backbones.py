@@ -15,18 +15,18 @@ from omegaconf import OmegaConf
 from torchvision import models
 
 from tests.conftest import ComposeFn, make_toy_dataset
-from thermal_icas import run_files
-from thermal_icas.asymmetry import Asymmetry
-from thermal_icas.errors import ConfigError, PretrainedWeightsError
-from thermal_icas.explain.maps import explain_batch
-from thermal_icas.export import export_run
-from thermal_icas.inference import predict
-from thermal_icas.models import ThermalClassifier, ThermalEncoder
-from thermal_icas.models.attention import Attention
-from thermal_icas.models.backbones import STAGES, build_trunk, normalization
-from thermal_icas.models.encoder import explain_layer
-from thermal_icas.pipeline import run
-from thermal_icas.trained_run import load_run
+from thermal_icas.analysis.export import export_run
+from thermal_icas.analysis.inference import predict
+from thermal_icas.analysis.trained_run import load_run
+from thermal_icas.core import run_files
+from thermal_icas.core.asymmetry import Asymmetry
+from thermal_icas.core.errors import ConfigError, PretrainedWeightsError
+from thermal_icas.core.explain.maps import explain_batch
+from thermal_icas.core.models import ThermalClassifier, ThermalEncoder
+from thermal_icas.core.models.attention import Attention
+from thermal_icas.core.models.backbones import STAGES, build_trunk, normalization
+from thermal_icas.core.models.encoder import explain_layer
+from thermal_icas.train.pipeline import run
 
 # timm's own test models: tens of thousands of weights, built in milliseconds
 TINY_CNN = "test_efficientnet"

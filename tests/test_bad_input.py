@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import ComposeFn, make_toy_dataset, write_image
-from thermal_icas.data.preprocess import load_usable
-from thermal_icas.errors import DatasetError
-from thermal_icas.pipeline import run
+from thermal_icas.core.data.preprocess import load_usable
+from thermal_icas.core.errors import DatasetError
+from thermal_icas.train.pipeline import run
 
 pytestmark = pytest.mark.slow
 

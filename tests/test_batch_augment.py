@@ -11,9 +11,9 @@ import torch
 
 from tests.conftest import ComposeFn
 from tests.test_asymmetry import STILL as STILL_FLIPPED
-from thermal_icas.data.batch_augment import BatchAugment
-from thermal_icas.data.transforms import AugmentConfig, eval_transform
-from thermal_icas.pipeline import run
+from thermal_icas.core.data.batch_augment import BatchAugment
+from thermal_icas.core.data.transforms import AugmentConfig, eval_transform
+from thermal_icas.train.pipeline import run
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 # no randomness at all (the asymmetry tests' still config flips every image)
@@ -73,7 +73,7 @@ def test_the_crop_takes_its_share_of_the_image() -> None:
 
 
 def test_statistics_match_the_per_image_augmentation() -> None:
-    from thermal_icas.data.transforms import train_transform
+    from thermal_icas.core.data.transforms import train_transform
 
     # smooth faces on a black background, like the data (white noise would measure the
     # interpolation; content up to the corners would measure the per-image path's

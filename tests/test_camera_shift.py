@@ -18,18 +18,18 @@ from tests.conftest import ComposeFn, load_script, make_toy_dataset
 from tests.test_batch_augment import MEAN, STD, STILL
 from tests.test_make_benchmark import make_source
 from tests.test_summary import LABELS, PATIENTS, make_cv_jobs
-from thermal_icas.asymmetry import Asymmetry, build_adapter
-from thermal_icas.data.batch_augment import BatchAugment
-from thermal_icas.data.camera import CameraJitter, CameraShift
-from thermal_icas.data.preprocess import FACE_MEAN, FACE_SPREAD, standardize_face
-from thermal_icas.data.transforms import eval_transform, train_transform
-from thermal_icas.evaluation.bootstrap import BootstrapSettings
-from thermal_icas.evaluation.domain import unpaired_drop
-from thermal_icas.evaluation.patients import Scores, auroc, write_patients
-from thermal_icas.models import ThermalClassifier, ThermalEncoder
-from thermal_icas.pipeline import run
-from thermal_icas.reporting.html_report import render_report
-from thermal_icas.reporting.summary import summarize_multirun
+from thermal_icas.analysis.html_report import render_report
+from thermal_icas.analysis.summary import summarize_multirun
+from thermal_icas.core.asymmetry import Asymmetry, build_adapter
+from thermal_icas.core.data.batch_augment import BatchAugment
+from thermal_icas.core.data.camera import CameraJitter, CameraShift
+from thermal_icas.core.data.preprocess import FACE_MEAN, FACE_SPREAD, standardize_face
+from thermal_icas.core.data.transforms import eval_transform, train_transform
+from thermal_icas.core.evaluation.bootstrap import BootstrapSettings
+from thermal_icas.core.evaluation.domain import unpaired_drop
+from thermal_icas.core.evaluation.patients import Scores, auroc, write_patients
+from thermal_icas.core.models import ThermalClassifier, ThermalEncoder
+from thermal_icas.train.pipeline import run
 
 
 def face_image(size: int = 64, seed: int = 0) -> torch.Tensor:

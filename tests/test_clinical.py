@@ -13,14 +13,14 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from tests.conftest import ComposeFn
-from thermal_icas.clinical import Clinical, ClinicalFeatures, read_table
-from thermal_icas.clinical.synthetic import clinical_rows
-from thermal_icas.config import check_settings
-from thermal_icas.errors import ConfigError, DatasetError, PretrainedWeightsError
-from thermal_icas.explain.maps import explain_batch
-from thermal_icas.models.encoder import ThermalEncoder
-from thermal_icas.models.heads import ThermalClassifier
-from thermal_icas.pipeline import run
+from thermal_icas.core.errors import ConfigError, DatasetError, PretrainedWeightsError
+from thermal_icas.core.explain.maps import explain_batch
+from thermal_icas.core.models.encoder import ThermalEncoder
+from thermal_icas.core.models.heads import ThermalClassifier
+from thermal_icas.train.clinical import Clinical, ClinicalFeatures, read_table
+from thermal_icas.train.clinical.synthetic import clinical_rows
+from thermal_icas.train.config import check_settings
+from thermal_icas.train.pipeline import run
 
 HEADER = "patient,age,sex,smoking,site\n"
 
@@ -217,7 +217,7 @@ def test_fused_trains_with_the_clinical_features_joined(compose_cfg: ComposeFn) 
 
 
 def test_predict_refuses_a_clinical_run(tmp_path: Path) -> None:
-    from thermal_icas.trained_run import load_run
+    from thermal_icas.analysis.trained_run import load_run
 
     run_dir = tmp_path / "run"
     (run_dir / ".hydra").mkdir(parents=True)

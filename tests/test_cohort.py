@@ -11,9 +11,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import ComposeFn
-from thermal_icas import cli, run_files
-from thermal_icas.explain.cohort import align_face
-from thermal_icas.explain.regions import (
+from thermal_icas import cli
+from thermal_icas.analysis.explain_cohort import align_face
+from thermal_icas.core import run_files
+from thermal_icas.core.explain.regions import (
     COLUMNS,
     REGIONS,
     compare_regions,
@@ -21,7 +22,7 @@ from thermal_icas.explain.regions import (
     holm,
     per_patient,
 )
-from thermal_icas.pipeline import run
+from thermal_icas.train.pipeline import run
 
 
 def _ellipse(height: int, width: int, centre_x: float, angle: float = 0.0) -> np.ndarray:

@@ -9,11 +9,11 @@ import pytest
 from hydra.utils import instantiate
 
 from tests.conftest import CONF_DIR, ComposeFn
-from thermal_icas.config import check_settings
-from thermal_icas.data.thermal_data import ThermalData
-from thermal_icas.errors import ConfigError
-from thermal_icas.lit import ClassifierModule, ContrastiveModule
-from thermal_icas.models import ThermalEncoder
+from thermal_icas.core.errors import ConfigError
+from thermal_icas.core.models import ThermalEncoder
+from thermal_icas.train.config import check_settings
+from thermal_icas.train.datamodule import ThermalData
+from thermal_icas.train.lit import ClassifierModule, ContrastiveModule
 
 GROUPS = sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir() and p.name != "hydra")
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((CONF_DIR / g).glob("*.yaml"))]

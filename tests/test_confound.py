@@ -14,10 +14,11 @@ import pytest
 from PIL import Image
 
 from tests.conftest import make_toy_dataset, thermal_data
-from thermal_icas import cli, run_files
-from thermal_icas.data.acquisition import CATEGORICAL, NUMERIC, image_properties, jpeg_quality
-from thermal_icas.data.confound import audit
-from thermal_icas.errors import ConfigError, DatasetError
+from thermal_icas import cli
+from thermal_icas.core import run_files
+from thermal_icas.core.data.acquisition import CATEGORICAL, NUMERIC, image_properties, jpeg_quality
+from thermal_icas.core.data.confound import audit
+from thermal_icas.core.errors import ConfigError, DatasetError
 
 
 def _render(root: Path, name: str, how: str) -> None:

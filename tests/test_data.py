@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from tests.conftest import make_toy_dataset, thermal_data, write_image
-from thermal_icas.data.classes import resolve_classes
-from thermal_icas.data.imageio import load_rgb
-from thermal_icas.data.records import ImageRecord, find_class_dirs, scan_folder
-from thermal_icas.data.splits import permute_labels, read_splits, split_patients, write_splits
-from thermal_icas.errors import DatasetError
+from thermal_icas.core.data.classes import resolve_classes
+from thermal_icas.core.data.imageio import load_rgb
+from thermal_icas.core.data.records import ImageRecord, find_class_dirs, scan_folder
+from thermal_icas.core.data.splits import permute_labels, read_splits, split_patients, write_splits
+from thermal_icas.core.errors import DatasetError
 
 
 def _records(n_pos: int, n_neg: int, per_patient: int = 3) -> list[ImageRecord]:

@@ -67,7 +67,7 @@ def test_ddp_sweep_trains_with_two_processes_and_keeps_outputs_together(
 
 
 def test_extra_processes_keep_the_config_flags_of_the_command_line() -> None:
-    from thermal_icas.ddp_jobs import config_flags
+    from thermal_icas.train.ddp_jobs import config_flags
 
     argv = ["-m", "--config-dir", "/cfg", "seed=1,2", "-cn=mine", "--cfg", "job", "trainer=ddp"]
     assert config_flags(argv) == ["--config-dir", "/cfg", "-cn=mine"]

@@ -14,13 +14,14 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from tests.conftest import ComposeFn, make_toy_dataset, write_image
-from thermal_icas import cli, run_files
-from thermal_icas.data import ThermalData
-from thermal_icas.data.duplicates import HashCache, find_duplicates, image_hash
-from thermal_icas.data.records import ImageRecord
-from thermal_icas.errors import ConfigError, DatasetError
-from thermal_icas.inference import prediction_patients
-from thermal_icas.pipeline import run
+from thermal_icas import cli
+from thermal_icas.analysis.inference import prediction_patients
+from thermal_icas.core import run_files
+from thermal_icas.core.data.duplicates import HashCache, find_duplicates, image_hash
+from thermal_icas.core.data.records import ImageRecord
+from thermal_icas.core.errors import ConfigError, DatasetError
+from thermal_icas.train.datamodule import ThermalData
+from thermal_icas.train.pipeline import run
 
 
 def _face(rng: np.random.Generator, level: int, size: int = 64) -> np.ndarray:

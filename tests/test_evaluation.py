@@ -11,9 +11,9 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from thermal_icas.errors import ConfigError
-from thermal_icas.evaluation import EvalSettings, Scores, by_patient, evaluate
-from thermal_icas.evaluation.bootstrap import (
+from thermal_icas.core.errors import ConfigError
+from thermal_icas.core.evaluation import EvalSettings, Scores, by_patient, evaluate
+from thermal_icas.core.evaluation.bootstrap import (
     BootstrapSettings,
     Distribution,
     PatientDraw,
@@ -21,26 +21,26 @@ from thermal_icas.evaluation.bootstrap import (
     perfect_auroc_bound,
     proportion_bound,
 )
-from thermal_icas.evaluation.calibration import (
+from thermal_icas.core.evaluation.calibration import (
     apply_calibration,
     apply_temperature,
     calibration_metrics,
     fit_calibration,
     fit_temperature,
 )
-from thermal_icas.evaluation.metrics import (
+from thermal_icas.core.evaluation.metrics import (
     comparison_matrix,
     weighted_auroc,
     weighted_average_precision,
 )
-from thermal_icas.evaluation.patients import PATIENT_COLUMNS, read_patients, write_patients
-from thermal_icas.evaluation.stats import (
+from thermal_icas.core.evaluation.patients import PATIENT_COLUMNS, read_patients, write_patients
+from thermal_icas.core.evaluation.stats import (
     bootstrap_intervals,
     delong,
     delong_interval,
     delong_paired_p,
 )
-from thermal_icas.evaluation.thresholds import threshold_for, youden_threshold
+from thermal_icas.core.evaluation.thresholds import threshold_for, youden_threshold
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

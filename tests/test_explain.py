@@ -12,17 +12,17 @@ import torch
 from omegaconf import OmegaConf
 
 from tests.conftest import ComposeFn, load_script
-from thermal_icas.asymmetry import Asymmetry
-from thermal_icas.config import project_root
-from thermal_icas.explain import FocusMetrics, explain_batch, in_face_share, top_mass_share
-from thermal_icas.explain import callback as explain_callback
-from thermal_icas.explain.maps import ExplanationMaps
-from thermal_icas.explain.report import write_explanations
-from thermal_icas.explain.shortcut import shortcut_alarm
-from thermal_icas.models.attention import Attention
-from thermal_icas.models.encoder import ThermalEncoder, explain_layer
-from thermal_icas.models.heads import ThermalClassifier
-from thermal_icas.pipeline import run
+from thermal_icas.core.asymmetry import Asymmetry
+from thermal_icas.core.explain import FocusMetrics, explain_batch, in_face_share, top_mass_share
+from thermal_icas.core.explain.maps import ExplanationMaps
+from thermal_icas.core.explain.report import write_explanations
+from thermal_icas.core.explain.shortcut import shortcut_alarm
+from thermal_icas.core.models.attention import Attention
+from thermal_icas.core.models.encoder import ThermalEncoder, explain_layer
+from thermal_icas.core.models.heads import ThermalClassifier
+from thermal_icas.train.callbacks import explanations as explain_callback
+from thermal_icas.train.config import project_root
+from thermal_icas.train.pipeline import run
 
 
 def _face(size: int = 32) -> torch.Tensor:
@@ -190,11 +190,11 @@ def test_attention_and_asymmetry_run_writes_focus_metrics_and_overlays(
 def test_the_overview_shows_each_chosen_image_with_its_own_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from thermal_icas.data.classes import ClassInfo
-    from thermal_icas.data.datasets import CachedImageDataset
-    from thermal_icas.data.records import ImageRecord
-    from thermal_icas.data.transforms import eval_transform
-    from thermal_icas.explain import report
+    from thermal_icas.core.data.classes import ClassInfo
+    from thermal_icas.core.data.datasets import CachedImageDataset
+    from thermal_icas.core.data.records import ImageRecord
+    from thermal_icas.core.data.transforms import eval_transform
+    from thermal_icas.core.explain import report
 
     count = 8
     # image k is uniformly 10 * k, so every panel shows which image it is

@@ -18,14 +18,14 @@ from hydra.utils import instantiate
 
 from tests.conftest import ComposeFn
 from tests.test_predict import _trained_run
-from thermal_icas import run_files
-from thermal_icas.asymmetry import SiameseFusion
-from thermal_icas.data.classes import ClassInfo
-from thermal_icas.errors import ConfigError
-from thermal_icas.export import INPUT, export_onnx, export_run, preprocess_spec
-from thermal_icas.inference import predict
-from thermal_icas.models.heads import ThermalClassifier
-from thermal_icas.trained_run import TrainedRun, load_run
+from thermal_icas.analysis.export import INPUT, export_onnx, export_run, preprocess_spec
+from thermal_icas.analysis.inference import predict
+from thermal_icas.analysis.trained_run import TrainedRun, load_run
+from thermal_icas.core import run_files
+from thermal_icas.core.asymmetry import SiameseFusion
+from thermal_icas.core.data.classes import ClassInfo
+from thermal_icas.core.errors import ConfigError
+from thermal_icas.core.models.heads import ThermalClassifier
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-4
@@ -98,7 +98,7 @@ def test_the_preprocessing_is_the_runs_own(compose_cfg: ComposeFn, tmp_path: Pat
     run = _untrained_run(compose_cfg, tmp_path, *overrides, "asymmetry.fusion=none")
     preprocessor = run.preprocessor()
     spec = preprocess_spec(run, preprocessor)
-    assert spec["mask"]["method"]["_target_"] == "thermal_icas.masks.EllipseMask"
+    assert spec["mask"]["method"]["_target_"] == "thermal_icas.core.masks.EllipseMask"
     # -1 after normalisation
     mean, std = np.array(run.cfg.data.mean), np.array(run.cfg.data.std)
     assert spec["mask"]["background_rgb"] == pytest.approx((mean - std).tolist())

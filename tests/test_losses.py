@@ -14,7 +14,7 @@ import torch.multiprocessing as mp
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from thermal_icas.losses import NTXentLoss, PairMarginLoss, SupConLoss
+from thermal_icas.core.losses import NTXentLoss, PairMarginLoss, SupConLoss
 
 LOSSES: dict[str, nn.Module] = {
     "supcon": SupConLoss(temperature=0.1),

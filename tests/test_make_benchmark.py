@@ -15,8 +15,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import load_script, thermal_data
-from thermal_icas.data.classes import resolve_classes
-from thermal_icas.data.records import find_class_dirs, scan_folder
+from thermal_icas.core.data.classes import resolve_classes
+from thermal_icas.core.data.records import find_class_dirs, scan_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_benchmark.py"

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_toy_dataset, thermal_data
-from thermal_icas.masks import FaceMask, Masking, MaskResult
-from thermal_icas.masks.content import ContentBasedMask
-from thermal_icas.masks.geometric import EllipseMask
+from thermal_icas.core.masks import FaceMask, Masking, MaskResult
+from thermal_icas.core.masks.content import ContentBasedMask
+from thermal_icas.core.masks.geometric import EllipseMask
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CALLS = {"count": 0}

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from thermal_icas.data.imageio import load_rgb
-from thermal_icas.masks.base import FaceMask
-from thermal_icas.masks.content import ContentBasedMask
-from thermal_icas.masks.geometric import AdaptiveMask, EllipseMask, RectangleMask
+from thermal_icas.core.data.imageio import load_rgb
+from thermal_icas.core.masks.base import FaceMask
+from thermal_icas.core.masks.content import ContentBasedMask
+from thermal_icas.core.masks.geometric import AdaptiveMask, EllipseMask, RectangleMask
 
 H, W = 240, 200
 CENTRE, AXES = (100, 124), (62, 84)  # (x, y) of the face ellipse, its semi-axes in pixels

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from tests.conftest import ComposeFn
-from thermal_icas import config, memory
-from thermal_icas.errors import ConfigError
+from thermal_icas.core import memory
+from thermal_icas.core.errors import ConfigError
+from thermal_icas.train import config
 
 GIB = 2**30
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from thermal_icas.evaluation.bootstrap import BootstrapSettings
-from thermal_icas.evaluation.evaluate import image_metrics
-from thermal_icas.evaluation.metrics import METRICS, Metric, point_values
-from thermal_icas.evaluation.patients import Scores
-from thermal_icas.evaluation.stats import bootstrap_intervals
-from thermal_icas.evaluation.thresholds import youden_threshold
-from thermal_icas.lit.metrics import EpochMeans, finalize, screening_metrics
+from thermal_icas.core.evaluation.bootstrap import BootstrapSettings
+from thermal_icas.core.evaluation.evaluate import image_metrics
+from thermal_icas.core.evaluation.metrics import METRICS, Metric, point_values
+from thermal_icas.core.evaluation.patients import Scores
+from thermal_icas.core.evaluation.stats import bootstrap_intervals
+from thermal_icas.core.evaluation.thresholds import youden_threshold
+from thermal_icas.train.lit.metrics import EpochMeans, finalize, screening_metrics
 
 
 def test_youden_threshold_separates_separable_scores() -> None:
@@ -57,7 +57,7 @@ def test_epoch_means_weight_each_step_by_its_samples_and_sum_over_processes() ->
 
 
 def test_the_roc_plot_marks_the_operating_point_of_the_applied_threshold() -> None:
-    from thermal_icas.reporting.plots import operating_point
+    from thermal_icas.analysis.plots import operating_point
 
     # the threshold 0.46 falls between scores 0.45 (a positive) and 0.6 (a negative)
     probs = torch.tensor([0.1, 0.2, 0.45, 0.6, 0.8, 0.9])

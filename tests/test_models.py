@@ -12,17 +12,17 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision import models
 
-from thermal_icas.errors import PretrainedWeightsError
-from thermal_icas.lit.classifier import ClassifierModule
-from thermal_icas.models import (
+from thermal_icas.core.errors import PretrainedWeightsError
+from thermal_icas.core.models import (
     SpatialAttentionGate,
     ThermalClassifier,
     ThermalEncoder,
     build_resnet,
 )
-from thermal_icas.models.attention import Attention
-from thermal_icas.models.backbones import resnet as backbone_module
-from thermal_icas.models.checkpoint import load_encoder, save_encoder
+from thermal_icas.core.models.attention import Attention
+from thermal_icas.core.models.backbones import resnet as backbone_module
+from thermal_icas.core.models.checkpoint import load_encoder, save_encoder
+from thermal_icas.train.lit.classifier import ClassifierModule
 
 
 @pytest.mark.parametrize(("name", "width"), [("resnet18", 512), ("resnet50", 2048)])

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import ComposeFn
-from thermal_icas.data.palette import PaletteInverter, load_palette
-from thermal_icas.data.preprocess import OFF_PALETTE_WARNING
-from thermal_icas.errors import ConfigError
-from thermal_icas.pipeline import run
+from thermal_icas.core.data.palette import PaletteInverter, load_palette
+from thermal_icas.core.data.preprocess import OFF_PALETTE_WARNING
+from thermal_icas.core.errors import ConfigError
+from thermal_icas.train.pipeline import run
 
 
 def _painted(palette: str, values: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ComposeFn, make_toy_dataset
-from thermal_icas.lit.contrastive import ContrastiveModule
-from thermal_icas.pipeline import run
+from thermal_icas.train.lit.contrastive import ContrastiveModule
+from thermal_icas.train.pipeline import run
 
 pytestmark = pytest.mark.slow
 

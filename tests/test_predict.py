@@ -14,11 +14,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import ComposeFn, make_toy_dataset, write_image
-from thermal_icas import run_files
-from thermal_icas.errors import PretrainedWeightsError
-from thermal_icas.inference import predict
-from thermal_icas.pipeline import run
-from thermal_icas.trained_run import load_run, run_classes
+from thermal_icas.analysis.inference import predict
+from thermal_icas.analysis.trained_run import MOVED_TARGETS, load_run, run_classes
+from thermal_icas.core import run_files
+from thermal_icas.core.errors import PretrainedWeightsError
+from thermal_icas.train.pipeline import run
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +56,18 @@ def test_predictions_reproduce_the_runs_test_predictions(
         assert predicted[path]["predicted"] == row["predicted"]
         assert predicted[path]["patient"] == row["patient"]
     assert len(list((tmp_path / "pred" / "explain").glob("*.png"))) == len(predicted)
+
+    # a run saved before the package took its layers names its targets by the old paths
+    config = out / run_files.CONFIG
+    old = config.read_text()
+    for before, after in MOVED_TARGETS.items():
+        old = old.replace(after, before)
+    assert "thermal_icas.masks." in old and "thermal_icas.core." not in old
+    config.write_text(old)
+    again = predict(load_run(out), tmp_path / "toy", tmp_path / "pred_old", explain=False)
+    assert [row["prob_positive"] for row in _rows(again).values()] == [
+        row["prob_positive"] for row in predicted.values()
+    ]
 
 
 def test_cli_writes_a_new_folder_and_reports_errors_in_one_line(

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from tests.conftest import ComposeFn
-from thermal_icas.lit.probe import PROBE_METRICS, Features, probe_epochs, probe_metrics
-from thermal_icas.lit.stages import backbone_lr_scale
-from thermal_icas.pipeline import run
+from thermal_icas.train.lit.probe import PROBE_METRICS, Features, probe_epochs, probe_metrics
+from thermal_icas.train.lit.stages import backbone_lr_scale
+from thermal_icas.train.pipeline import run
 
 SMOKE = ["experiment=smoke", "model.pretrained=none"]
 
@@ -52,7 +52,7 @@ def test_features_unrelated_to_the_labels_score_near_chance() -> None:
 def test_the_knn_vote_is_balanced_so_the_prior_does_not_decide() -> None:
     """Every feature alike: each neighbour set mirrors the 1:2 prior, which a plain vote would
     score 1/3 for everyone; the balanced vote scores it 1/2."""
-    from thermal_icas.lit.probe import knn_scores
+    from thermal_icas.train.lit.probe import knn_scores
 
     train = _features(30, signal=0.0, seed=0)
     same = Features(torch.ones_like(train.values), train.targets, train.patients)

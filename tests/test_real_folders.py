@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 
 from tests.conftest import make_toy_dataset, thermal_data
-from thermal_icas.data.imageio import load_rgb
-from thermal_icas.errors import DatasetError
+from thermal_icas.core.data.imageio import load_rgb
+from thermal_icas.core.errors import DatasetError
 
 
 def _grey(path: Path, value: int, **save: object) -> Path:

@@ -15,9 +15,10 @@ from omegaconf import OmegaConf
 
 from tests.conftest import ComposeFn, write_image
 from tests.pages import Page
-from thermal_icas import cli, run_files
-from thermal_icas.pipeline import run
-from thermal_icas.reporting.html_report import write_report
+from thermal_icas import cli
+from thermal_icas.analysis.html_report import write_report
+from thermal_icas.core import run_files
+from thermal_icas.train.pipeline import run
 
 # images per patient, by (split, class)
 SPLITS = {
@@ -266,10 +267,10 @@ def test_the_runs_warnings_come_first_once_each(run_dir: Path) -> None:
     leak = "1 pair(s) of images of different patients look the same, 1 of them across splits"
     small = "the test split has 2 positive and 3 negative patients: intervals are approximate"
     lines = [
-        "[2026-12-01 10:00:00,000][thermal_icas.pipeline][INFO] - Report: here",
-        f"[2026-12-01 10:00:01,000][thermal_icas.data.duplicates][WARNING] - {leak}",
-        f"[2026-12-01 10:00:02,000][thermal_icas.evaluation.evaluate][WARNING] - {small}",
-        f"[2026-12-01 10:00:03,000][thermal_icas.data.duplicates][WARNING] - {leak}",
+        "[2026-12-01 10:00:00,000][thermal_icas.train.pipeline][INFO] - Report: here",
+        f"[2026-12-01 10:00:01,000][thermal_icas.core.data.duplicates][WARNING] - {leak}",
+        f"[2026-12-01 10:00:02,000][thermal_icas.core.evaluation.evaluate][WARNING] - {small}",
+        f"[2026-12-01 10:00:03,000][thermal_icas.core.data.duplicates][WARNING] - {leak}",
     ]
     (run_dir / "train.log").write_text("\n".join(lines) + "\n")
     text = report(run_dir).text

@@ -14,8 +14,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import drop_checkpoints
-from thermal_icas.errors import PretrainedWeightsError
-from thermal_icas.resume import resume_from
+from thermal_icas.core.errors import PretrainedWeightsError
+from thermal_icas.train.resume import resume_from
 
 pytestmark = pytest.mark.slow
 

@@ -13,9 +13,14 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from thermal_icas import run_files
-from thermal_icas.errors import ConfigError
-from thermal_icas.run_folder import claim_new_folder, hydra_value, prepare_run_argv, running_in
+from thermal_icas.core import run_files
+from thermal_icas.core.errors import ConfigError
+from thermal_icas.train.run_folder import (
+    claim_new_folder,
+    hydra_value,
+    prepare_run_argv,
+    running_in,
+)
 
 
 def _run_dir(argv: list[str]) -> Path:

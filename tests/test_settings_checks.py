@@ -8,10 +8,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from tests.conftest import ComposeFn
-from thermal_icas.config import check_mask, check_settings
-from thermal_icas.data.transforms import AugmentConfig
-from thermal_icas.errors import ConfigError
-from thermal_icas.masks import EllipseMask, FaceMask, MaskResult
+from thermal_icas.core.data.transforms import AugmentConfig
+from thermal_icas.core.errors import ConfigError
+from thermal_icas.core.masks import EllipseMask, FaceMask, MaskResult
+from thermal_icas.train.config import check_mask, check_settings
 
 # override -> what the one line must say (the setting, and what it accepts)
 BAD = {
@@ -104,7 +104,7 @@ def test_each_mask_class_owns_its_ranges() -> None:
     not read as a share of the frame, and a mask made in Python checks its values too."""
     pixels = OmegaConf.create({"_target_": f"{__name__}.PixelBandMask", "width": 40})
     check_mask(pixels, "mask.method")
-    share = OmegaConf.create({"_target_": "thermal_icas.masks.RectangleMask", "width": 40})
+    share = OmegaConf.create({"_target_": "thermal_icas.core.masks.RectangleMask", "width": 40})
     with pytest.raises(ConfigError, match=r"^mask\.method\.width=40 is not accepted"):
         check_mask(share, "mask.method")
     with pytest.raises(ConfigError, match=r"^semi_axis_x=2 is not accepted: use a share"):

@@ -7,9 +7,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from tests.conftest import load_script
-from thermal_icas.evaluation.bootstrap import BootstrapSettings
-from thermal_icas.evaluation.compare import sharing
-from thermal_icas.evaluation.simulate import Design, coverage, null_check, simulate_sweep
+from thermal_icas.core.evaluation.bootstrap import BootstrapSettings
+from thermal_icas.core.evaluation.compare import sharing
+from thermal_icas.core.evaluation.simulate import Design, coverage, null_check, simulate_sweep
 
 FAST = BootstrapSettings(1000, 0.95, 0)
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_toy_dataset, thermal_data
-from thermal_icas.data.sites import Sites
-from thermal_icas.errors import ConfigError, DatasetError
-from thermal_icas.evaluation import EvalSettings, Scores
-from thermal_icas.evaluation.evaluate import site_metrics
+from thermal_icas.core.data.sites import Sites
+from thermal_icas.core.errors import ConfigError, DatasetError
+from thermal_icas.core.evaluation import EvalSettings, Scores
+from thermal_icas.core.evaluation.evaluate import site_metrics
 
 
 def _two_sites(root: Path, sizes: tuple[int, int] = (8, 16)) -> Path:

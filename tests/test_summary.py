@@ -17,10 +17,7 @@ import yaml
 from sklearn.metrics import roc_auc_score
 
 from tests.pages import Page
-from thermal_icas.evaluation.bootstrap import holm
-from thermal_icas.evaluation.compare import Estimate
-from thermal_icas.evaluation.patients import Scores, write_patients
-from thermal_icas.reporting.summary import (
+from thermal_icas.analysis.summary import (
     METRICS,
     NO_PAIRS,
     Comparison,
@@ -28,12 +25,15 @@ from thermal_icas.reporting.summary import (
     parse_baseline,
     summarize_multirun,
 )
-from thermal_icas.reporting.summary.statistics import (
+from thermal_icas.analysis.summary.statistics import (
     NO_SPLITS,
     TOO_FEW_PAIRS,
     exploratory_verdict,
     primary_verdict,
 )
+from thermal_icas.core.evaluation.bootstrap import holm
+from thermal_icas.core.evaluation.compare import Estimate
+from thermal_icas.core.evaluation.patients import Scores, write_patients
 
 INCLUDES_ZERO = "exploratory, unadjusted: CI includes 0"
 EXCLUDES_ZERO = "exploratory, unadjusted: CI excludes 0"

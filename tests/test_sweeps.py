@@ -18,10 +18,10 @@ from omegaconf import OmegaConf
 from tests.conftest import CONF_DIR, ComposeFn
 from tests.test_data import _records
 from thermal_icas import ContrastiveThermalClassifier
-from thermal_icas.data.splits import fold_patients
-from thermal_icas.errors import ConfigError, DatasetError
-from thermal_icas.pipeline import OBJECTIVE, run, sweep_objective
-from thermal_icas.reporting.summary import summarize_multirun
+from thermal_icas.analysis.summary import summarize_multirun
+from thermal_icas.core.data.splits import fold_patients
+from thermal_icas.core.errors import ConfigError, DatasetError
+from thermal_icas.train.pipeline import OBJECTIVE, run, sweep_objective
 
 ROOT = Path(__file__).resolve().parents[1]
 FRACTIONS = {"train": 0.7, "val": 0.15, "test": 0.15}

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from thermal_icas.data import synthetic, synthetic_faces
-from thermal_icas.data.synthetic import SyntheticSpec, ensure_dataset, generate_dataset
+from thermal_icas.core.data import synthetic, synthetic_faces
+from thermal_icas.core.data.synthetic import SyntheticSpec, ensure_dataset, generate_dataset
 
 SMALL = SyntheticSpec(num_patients=60, height=96, width=80, seed=3)
 NAME_RE = re.compile(r"^[A-Za-z0-9]+_\d+\.jpg$")

@@ -9,9 +9,9 @@ import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import ComposeFn, make_toy_dataset
-from thermal_icas import run_files
-from thermal_icas.pipeline import run
-from thermal_icas.reporting.tracking import mlflow_logger, tracking_uri
+from thermal_icas.core import run_files
+from thermal_icas.train.pipeline import run
+from thermal_icas.train.tracking import mlflow_logger, tracking_uri
 
 
 @pytest.mark.slow

@@ -18,13 +18,13 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from tests.conftest import drop_checkpoints, make_toy_dataset
-from thermal_icas import run_files
-from thermal_icas.config import compose_config
-from thermal_icas.errors import DatasetError
-from thermal_icas.pipeline import run
-from thermal_icas.shift_test import SHIFT_DIR, patients_in_test, score_shift
-from thermal_icas.trained_run import load_run
-from thermal_icas.validation import validate
+from thermal_icas.analysis.shift_test import SHIFT_DIR, patients_in_test, score_shift
+from thermal_icas.analysis.trained_run import load_run
+from thermal_icas.analysis.validation import validate
+from thermal_icas.core import run_files
+from thermal_icas.core.errors import DatasetError
+from thermal_icas.train.config import compose_config
+from thermal_icas.train.pipeline import run
 
 pytestmark = pytest.mark.slow
 

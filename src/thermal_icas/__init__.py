@@ -11,7 +11,7 @@ __all__ = ["ContrastiveThermalClassifier"]
 def __getattr__(name: str) -> Any:
     # imported on first use, so `import thermal_icas.<module>` stays light
     if name == "ContrastiveThermalClassifier":
-        from thermal_icas.api import ContrastiveThermalClassifier
+        from thermal_icas.train.api import ContrastiveThermalClassifier
 
         return ContrastiveThermalClassifier
     raise AttributeError(f"module 'thermal_icas' has no attribute '{name}'")

@@ -15,9 +15,9 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from thermal_icas.config import compose_config, project_root
-from thermal_icas.data.imageio import load_rgb
-from thermal_icas.errors import USER_ERRORS, DatasetError
+from thermal_icas.core.data.imageio import load_rgb
+from thermal_icas.core.errors import USER_ERRORS, DatasetError
+from thermal_icas.train.config import compose_config, project_root
 
 
 def audit(argv: Sequence[str], prog: str) -> int:
@@ -29,10 +29,10 @@ def audit(argv: Sequence[str], prog: str) -> int:
     mean_<first class> mean_<second class>`; last `duplicate_pairs=N cross_class_pairs=M
     acquisition_auroc=A ci_low=L ci_high=H`. Exit status 1 when a pair crosses the classes or
     the audit's interval lies above 0.6, 2 for a bad folder (one line), else 0."""
-    from thermal_icas.data.classes import resolve_classes
-    from thermal_icas.data.confound import audit_rows
-    from thermal_icas.data.duplicates import HashCache, find_duplicates
-    from thermal_icas.data.records import find_class_dirs, scan_folder
+    from thermal_icas.core.data.classes import resolve_classes
+    from thermal_icas.core.data.confound import audit_rows
+    from thermal_icas.core.data.duplicates import HashCache, find_duplicates
+    from thermal_icas.core.data.records import find_class_dirs, scan_folder
 
     defaults = OmegaConf.load(project_root() / "conf" / "data" / "default.yaml")
     parser = argparse.ArgumentParser(prog=prog, description=" ".join(audit.__doc__.split()))
@@ -79,10 +79,10 @@ def audit(argv: Sequence[str], prog: str) -> int:
 def export_masks(cfg: DictConfig) -> None:
     """conf/export_masks.yaml: one 8-bit PNG mask (0-255) per image of data_dir at its own size,
     in out_dir/<relative path>.png, beside out_dir/contact_sheet.png (image | mask | masked)."""
-    from thermal_icas.data.records import list_images
-    from thermal_icas.masks.cache import mask_to_uint8
-    from thermal_icas.masks.masking import Masking
-    from thermal_icas.reporting.contact_sheet import contact_sheet
+    from thermal_icas.analysis.contact_sheet import contact_sheet
+    from thermal_icas.core.data.records import list_images
+    from thermal_icas.core.masks.cache import mask_to_uint8
+    from thermal_icas.core.masks.masking import Masking
 
     data_dir, out_dir = Path(cfg.data_dir).expanduser(), Path(cfg.out_dir).expanduser()
     if not data_dir.is_dir():

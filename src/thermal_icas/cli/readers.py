@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from thermal_icas.data.splits import SPLITS
+from thermal_icas.core.data.splits import SPLITS
 
 
 def summarize(argv: Sequence[str], prog: str) -> None:
@@ -15,7 +15,7 @@ def summarize(argv: Sequence[str], prog: str) -> None:
     baseline. Writes summary.md, summary.html, summary.csv, comparisons.csv and summary.png into
     the sweep folder and prints summary.md; `--view shift` summarises the jobs' test patients
     on another camera (eval.shift_dir) instead, with each arm's drop, into <sweep>/shift/."""
-    from thermal_icas.reporting.summary import DEFAULT_BASELINE, summarize_multirun
+    from thermal_icas.analysis.summary import DEFAULT_BASELINE, summarize_multirun
 
     parser = _parser(prog, summarize)
     parser.add_argument("multirun_dir", type=Path, help="Hydra sweep folder (holds the job dirs)")
@@ -56,7 +56,7 @@ def report(argv: Sequence[str], prog: str) -> None:
     """Rebuild report.html, one self-contained page of a run's results, in a run folder (every
     run writes it as it ends): for a run made before the report existed or after
     `explain-cohort` added the cohort explanation. Reads the run folder only."""
-    from thermal_icas.reporting.html_report import write_report
+    from thermal_icas.analysis.html_report import write_report
 
     parser = _parser(prog, report)
     parser.add_argument("run_dir", type=Path, help="a run folder (holds metrics.json)")
@@ -80,11 +80,11 @@ def explain_cohort(argv: Sequence[str], prog: str) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     args = parser.parse_args(argv)
 
+    from thermal_icas.analysis.explain_cohort import explain_cohort as explain
+    from thermal_icas.analysis.explain_cohort import format_table
+    from thermal_icas.analysis.html_report import write_report
+    from thermal_icas.analysis.trained_run import load_run
     from thermal_icas.cli.runs import device, exit_on_user_error
-    from thermal_icas.explain.cohort import explain_cohort as explain
-    from thermal_icas.explain.cohort import format_table
-    from thermal_icas.reporting.html_report import write_report
-    from thermal_icas.trained_run import load_run
 
     try:
         result = explain(load_run(args.run_dir, device(args.device)), args.split, args.batch_size)

@@ -15,8 +15,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from thermal_icas.config import project_root
-from thermal_icas.errors import ConfigError, user_error
+from thermal_icas.core.errors import ConfigError, user_error
+from thermal_icas.train.config import project_root
 
 Task = Callable[[DictConfig], Any]
 
@@ -26,7 +26,7 @@ def run_hydra(
 ) -> Any:
     """`task` under Hydra with `argv`'s overrides. With `run_folder`, the folder is settled
     first (a fresh one, or the crashed run's own for `resume=`), as `prepare_run_argv` says."""
-    from thermal_icas.run_folder import prepare_run_argv
+    from thermal_icas.train.run_folder import prepare_run_argv
 
     sys.argv = [prog, *argv]
     if run_folder:
@@ -67,11 +67,11 @@ def train(cfg: DictConfig) -> float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from thermal_icas.config import step_sizes
-    from thermal_icas.ddp_jobs import ddp_job, relaunch_ddp_processes_in_their_job
-    from thermal_icas.errors import record_failure
-    from thermal_icas.memory import out_of_memory
-    from thermal_icas.pipeline import run, sweep_objective
+    from thermal_icas.core.errors import record_failure
+    from thermal_icas.core.memory import out_of_memory
+    from thermal_icas.train.config import step_sizes
+    from thermal_icas.train.ddp_jobs import ddp_job, relaunch_ddp_processes_in_their_job
+    from thermal_icas.train.pipeline import run, sweep_objective
 
     _route_lightning_logs_to_hydra()
     relaunch_ddp_processes_in_their_job()
@@ -91,8 +91,8 @@ def train(cfg: DictConfig) -> float | None:
 
 
 def predict(cfg: DictConfig) -> None:
-    from thermal_icas.inference import predict as predict_images
-    from thermal_icas.trained_run import load_run
+    from thermal_icas.analysis.inference import predict as predict_images
+    from thermal_icas.analysis.trained_run import load_run
 
     try:
         run = load_run(cfg.ckpt_path, device(cfg.device))
@@ -105,8 +105,8 @@ def predict(cfg: DictConfig) -> None:
 
 
 def export(cfg: DictConfig) -> None:
-    from thermal_icas.export import check_format, export_run
-    from thermal_icas.trained_run import load_run
+    from thermal_icas.analysis.export import check_format, export_run
+    from thermal_icas.analysis.trained_run import load_run
 
     try:
         check_format(cfg.format)
@@ -118,9 +118,9 @@ def export(cfg: DictConfig) -> None:
 
 
 def validate(cfg: DictConfig) -> None:
-    from thermal_icas.reporting.console import print_metrics_table
-    from thermal_icas.trained_run import load_run
-    from thermal_icas.validation import validate as validate_run
+    from thermal_icas.analysis.console import print_metrics_table
+    from thermal_icas.analysis.trained_run import load_run
+    from thermal_icas.analysis.validation import validate as validate_run
 
     output_dir = Path(cfg.paths.output_dir)
     try:

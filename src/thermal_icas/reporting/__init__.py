@@ -1,1 +1,0 @@
-"""Run outputs for people: console summaries and figures."""

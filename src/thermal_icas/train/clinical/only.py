@@ -1,0 +1,103 @@
+"""`clinical=only`: the clinical risk factors alone, no images, on the image arms' own patient
+splits, so the question "do the images add anything?" is answered patient by patient.
+
+A scikit-learn model is fitted on the training patients (one row each), the threshold is chosen
+on val as the image arms choose theirs, and the test is scored and reported by the same
+`evaluate` (patient bootstrap intervals, operating points, calibration, test_patients.csv). Every
+image of a patient carries the patient's score, so the image-level metrics are those of the
+patients weighted by their image counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from sklearn.base import ClassifierMixin
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+
+from thermal_icas.analysis.plots import plot_reliability
+from thermal_icas.analysis.results import write_test_files
+from thermal_icas.core.errors import ConfigError
+from thermal_icas.core.evaluation import EvalSettings, Scores, evaluate
+from thermal_icas.core.evaluation.evaluate import image_metrics
+from thermal_icas.core.evaluation.thresholds import youden_threshold
+from thermal_icas.core.run_files import RELIABILITY
+from thermal_icas.train.clinical.features import ClinicalFeatures
+from thermal_icas.train.datamodule import ThermalData
+
+log = logging.getLogger(__name__)
+
+# class-balanced, as the image arms' loss is; boosting kept shallow for cohorts of a few
+# hundred patients
+MODELS: dict[str, Callable[[int], ClassifierMixin]] = {
+    "logistic": lambda seed: LogisticRegression(max_iter=5000, class_weight="balanced"),
+    "boosting": lambda seed: HistGradientBoostingClassifier(
+        max_depth=3, learning_rate=0.05, max_iter=200, class_weight="balanced", random_state=seed
+    ),
+}
+
+
+def check_model(name: str) -> None:
+    if name not in MODELS:
+        raise ConfigError(f"clinical.model='{name}' must be one of {', '.join(MODELS)}")
+
+
+def clinical_only(
+    cfg: DictConfig, data: ThermalData, features: ClinicalFeatures
+) -> dict[str, float]:
+    """Fit on the training patients, threshold on val, test; returns the test's metrics."""
+    assert data.classes is not None and data.labels is not None
+    check_model(cfg.clinical.model)
+    model = MODELS[cfg.clinical.model](cfg.seed)
+    patients, targets = _patients(data, "train")
+    model.fit(features.transform(patients), targets)
+    if isinstance(model, LogisticRegression):
+        weights = ", ".join(
+            f"{n} {w:+.2f}" for n, w in zip(features.names, model.coef_[0], strict=True)
+        )
+        log.info("clinical=only: logistic weights per standardised feature: %s", weights)
+    val, test = (_image_scores(data, model, features, split) for split in ("val", "test"))
+    threshold = youden_threshold(val.scores, val.labels)
+    settings: EvalSettings = instantiate(cfg.eval)
+    output_dir = Path(cfg.paths.output_dir)
+    names = (data.classes.negative, data.classes.positive)
+    metrics = image_metrics(test, threshold)
+    # class_weight="balanced" weighs the training patients' classes inversely to their counts
+    prior_shift = float(np.log((targets == 0).sum() / max((targets == 1).sum(), 1)))
+    sites = {record.patient: record.site for record in data.records("test")}
+    result = evaluate(val, test, threshold, settings, output_dir, names, prior_shift, sites)
+    metrics.update(result.metrics)
+    plot_reliability(result.reliability, settings.calibration_bins, output_dir / RELIABILITY)
+    metrics["clinical/features"] = float(len(features.names))
+    write_test_files(output_dir, data.records("test"), test, threshold, data.classes, metrics)
+    return metrics
+
+
+def _patients(data: ThermalData, split: str) -> tuple[list[str], np.ndarray]:
+    """The split's patients in order of first image, with the targets as trained (permuted
+    across train and val patients in a null run)."""
+    assert data.classes is not None and data.labels is not None
+    first: dict[str, int] = {}
+    for index in data.indices(split):
+        first.setdefault(data.rows[index][0].patient, index)
+    labels = data.labels[list(first.values())].numpy()
+    return list(first), (labels == data.classes.positive_index).astype(int)
+
+
+def _image_scores(
+    data: ThermalData, model: ClassifierMixin, features: ClinicalFeatures, split: str
+) -> Scores:
+    assert data.classes is not None and data.labels is not None
+    patients, _ = _patients(data, split)
+    probs = model.predict_proba(features.transform(patients))[:, 1]
+    by_patient = dict(zip(patients, probs.tolist(), strict=True))
+    indices = data.indices(split)
+    images = [record.patient for record in data.records_at(indices)]
+    targets = (data.labels[indices] == data.classes.positive_index).int().tolist()
+    return Scores.of_images(images, targets, [by_patient[p] for p in images])
