@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from thermal_icas.analysis import page
+from thermal_icas.analysis.page import Block, Box, Details, Figure, Heading, Note, Row, Table, html
 from thermal_icas.analysis.report_header import header, read, read_csv
 from thermal_icas.core import run_files
 from thermal_icas.core.evaluation.metrics import METRICS
@@ -49,7 +49,7 @@ def render_report(run_dir: Path) -> str:
     cfg = read(run_dir / run_files.VALIDATED_CONFIG) or read(run_dir / run_files.CONFIG) or {}
     metrics = read(run_dir / run_files.METRICS)
     task = cfg.get("task_name", "run")
-    body = [page.heading(1, f"{task}: {run_dir.name}"), *header(run_dir, cfg, metrics)]
+    body = [Heading(1, f"{task}: {run_dir.name}"), *header(run_dir, cfg, metrics)]
     body += _results(metrics)
     body += _figures(run_dir)
     body += _shortcuts(metrics, cfg)
@@ -57,7 +57,7 @@ def render_report(run_dir: Path) -> str:
     body += _cohort(run_dir)
     body += _test_patients(run_dir / run_files.TEST_PATIENTS)
     body += _all_metrics(metrics)
-    return page.page(f"{task} run {run_dir.name}", body)
+    return html(f"{task} run {run_dir.name}", body)
 
 
 def _number(value: object, spec: str = ".3f") -> str:
@@ -73,7 +73,7 @@ def _interval(metrics: Mapping[str, float], key: str) -> str:
     return "" if low is None or high is None else f"[{low:.3f}, {high:.3f}]"
 
 
-def _result_table(metrics: Mapping[str, float], prefix: str, count: tuple[str, str]) -> str:
+def _result_table(metrics: Mapping[str, float], prefix: str, count: tuple[str, str]) -> Table:
     rows = []
     for label, key in RESULT_ROWS:
         if f"{prefix}{key}" in metrics:
@@ -82,23 +82,21 @@ def _result_table(metrics: Mapping[str, float], prefix: str, count: tuple[str, s
                 interval += f"; DeLong {delong}"
             rows.append((label, _number(metrics[f"{prefix}{key}"]), interval))
     rows.append(count)
-    return page.table(("metric", "value", "95% CI"), rows)
+    return Table(("metric", "value", "95% CI"), rows)
 
 
-def _results(metrics: Mapping[str, float] | None) -> list[str]:
-    out = [page.heading(2, "Test results")]
+def _results(metrics: Mapping[str, float] | None) -> list[Block]:
+    out = [Heading(2, "Test results")]
     if metrics is None:
-        return [*out, page.note("metrics.json is missing: no results.")]
+        return [*out, Note("metrics.json is missing: no results.")]
     out.append(
-        page.paragraph(
-            "Per patient first (a patient's score is the mean of its images'), then per image. "
-            "Sensitivity, specificity, balanced accuracy and F1 are at the threshold chosen on "
-            "the validation patients, applied unchanged to test. 95% intervals: bootstrap over "
-            "patients (BCa; a perfectly separated split gets a one-sided interval), DeLong's on "
-            "the logit scale; with fewer than 12 patients in a class they are approximate. "
-            "Recalibrated: `eval.calibrate` (default `prior`, which removes the shift of the "
-            "training class weights)."
-        )
+        "Per patient first (a patient's score is the mean of its images'), then per image. "
+        "Sensitivity, specificity, balanced accuracy and F1 are at the threshold chosen on "
+        "the validation patients, applied unchanged to test. 95% intervals: bootstrap over "
+        "patients (BCa; a perfectly separated split gets a one-sided interval), DeLong's on "
+        "the logit scale; with fewer than 12 patients in a class they are approximate. "
+        "Recalibrated: `eval.calibrate` (default `prior`, which removes the shift of the "
+        "training class weights)."
     )
     levels = []
     if "test/patient/auroc" in metrics:
@@ -107,7 +105,7 @@ def _results(metrics: Mapping[str, float] | None) -> list[str]:
         levels.append(("Patients", _result_table(metrics, "test/patient/", count)))
     n_images = sum(metrics.get(f"test/{k}", 0) for k in ("tp", "fp", "tn", "fn"))
     levels.append(("Images", _result_table(metrics, "test/", ("images", f"{n_images:.0f}", ""))))
-    out += [page.side_by_side(page.heading(3, title) + table for title, table in levels)]
+    out += [Row([[Heading(3, title), table] for title, table in levels])]
     points = [m.group(1) for key in metrics if (m := OPERATING_POINT.match(key))]
     if points:
         rows = []
@@ -116,11 +114,11 @@ def _results(metrics: Mapping[str, float] | None) -> list[str]:
             cells = [f"{metrics[base + k]:.3f} {_interval(metrics, base + k)}" for k in SENS_SPEC]
             rows.append((point, _number(metrics[base + "threshold"]), *cells))
         header = ("cut chosen on val", "threshold", "sensitivity [95% CI]", "specificity [95% CI]")
-        out += [page.heading(3, "Operating points (patients)"), page.table(header, rows)]
+        out += [Heading(3, "Operating points (patients)"), Table(header, rows)]
     return out + _sites(metrics) + _other_camera(metrics)
 
 
-def _sites(metrics: Mapping[str, float]) -> list[str]:
+def _sites(metrics: Mapping[str, float]) -> list[Block]:
     """Each site's test patients on their own (`data.site_from`), at the same threshold."""
     sites = sorted({m.group(1) for key in metrics if (m := SITE.match(key))})
     if not sites:
@@ -137,10 +135,10 @@ def _sites(metrics: Mapping[str, float]) -> list[str]:
         ]
         rows.append((site, count, *cells))
     header = ("site", "patients", "AUROC [95% CI]", "sensitivity", "specificity")
-    return [page.heading(3, "Per site (patients)"), page.table(header, rows)]
+    return [Heading(3, "Per site (patients)"), Table(header, rows)]
 
 
-def _other_camera(metrics: Mapping[str, float]) -> list[str]:
+def _other_camera(metrics: Mapping[str, float]) -> list[Block]:
     """In-domain beside out-of-domain: the same test patients on another camera
     (`eval.shift_dir`), or val against a site never trained on (`data.site_folds`)."""
     if "test/unseen_site/patient/auroc_drop" in metrics:
@@ -163,10 +161,10 @@ def _other_camera(metrics: Mapping[str, float]) -> list[str]:
         "shift/report.html."
     )
     header = ("patients", "patient AUROC [95% CI]")
-    return [page.heading(3, "Another camera"), page.paragraph(text), page.table(header, rows)]
+    return [Heading(3, "Another camera"), text, Table(header, rows)]
 
 
-def _unseen_site(metrics: Mapping[str, float]) -> list[str]:
+def _unseen_site(metrics: Mapping[str, float]) -> list[Block]:
     drop = "test/unseen_site/patient/auroc_drop"
     rows = [
         ("val patients, the training sites", f"{metrics['val/patient/auroc']:.3f}"),
@@ -180,9 +178,9 @@ def _unseen_site(metrics: Mapping[str, float]) -> list[str]:
     )
     header = ("patients", "patient AUROC [95% CI]")
     return [
-        page.heading(3, "A site never trained on"),
-        page.paragraph(text),
-        page.table(header, rows),
+        Heading(3, "A site never trained on"),
+        text,
+        Table(header, rows),
     ]
 
 
@@ -190,21 +188,21 @@ def _with_ci(metrics: Mapping[str, float], key: str) -> str:
     return f"{metrics[key]:.3f} {_interval(metrics, key)}".strip()
 
 
-def _figures(run_dir: Path) -> list[str]:
+def _figures(run_dir: Path) -> list[Block]:
     names = (
         (run_files.ROC, "Test ROC (per image), with the val-chosen threshold's point"),
         (run_files.RELIABILITY, "Reliability diagram"),
         (run_files.CONFUSION, "Confusion matrix (per image, val-chosen threshold)"),
     )
-    figures = [page.image(run_dir / name, caption, width=320) for name, caption in names]
-    return [page.heading(2, "Figures"), page.side_by_side(figures)]
+    figures = [Figure(run_dir / name, caption, width=320) for name, caption in names]
+    return [Heading(2, "Figures"), Row([[figure] for figure in figures])]
 
 
-def _shortcuts(metrics: Mapping[str, float] | None, cfg: Mapping) -> list[str]:
-    out = [page.heading(2, "Where the model looks (shortcut checks)")]
+def _shortcuts(metrics: Mapping[str, float] | None, cfg: Mapping) -> list[Block]:
+    out = [Heading(2, "Where the model looks (shortcut checks)")]
     keys = [f"test/attention/{k}" for k in LOOKS if f"test/attention/{k}" in (metrics or {})]
     if metrics is None or (ALARM_KEY not in metrics and not keys):
-        return [*out, page.note("No attention metrics (explain.focus_metrics=false).")]
+        return [*out, Note("No attention metrics (explain.focus_metrics=false).")]
     explain = cfg.get("explain") or {}
     rule = (
         f"in_face below `explain.min_in_face_lift` ({explain.get('min_in_face_lift')}) x "
@@ -213,21 +211,21 @@ def _shortcuts(metrics: Mapping[str, float] | None, cfg: Mapping) -> list[str]:
     )
     if metrics.get(ALARM_KEY) == 1.0:
         alarm = f"SHORTCUT ALARM: `{ALARM_KEY}` = 1 ({rule}). The score may rest on the "
-        out.append(page.box("alarm", alarm + "background: try a face mask, see the overlays."))
+        out.append(Box("alarm", alarm + "background: try a face mask, see the overlays."))
     elif ALARM_KEY in metrics:
-        out.append(page.box("ok", f"No shortcut alarm ({rule}: not met)."))
+        out.append(Box("ok", f"No shortcut alarm ({rule}: not met)."))
     rows = [(key, _number(metrics[key])) for key in keys]
     rows += [(k, _number(v)) for k, v in metrics.items() if k.startswith("test/asymmetry/")]
     if EFFECT_KEY not in metrics:
         rows.append((EFFECT_KEY, "not measured"))
-    return [*out, page.table(("metric", "value"), rows)]
+    return [*out, Table(("metric", "value"), rows)]
 
 
-def _explanations(folder: Path) -> list[str]:
-    out = [page.heading(2, "Explanations: class maps of fixed test images")]
+def _explanations(folder: Path) -> list[Block]:
+    out = [Heading(2, "Explanations: class maps of fixed test images")]
     rows = read_csv(folder / run_files.EXPLAIN_INDEX, ("file", "label", "prob_positive"))
     if rows is None:
-        return [*out, page.note(f"{run_files.EXPLAIN_INDEX} is missing: no overlays shown.")]
+        return [*out, Note(f"{run_files.EXPLAIN_INDEX} is missing: no overlays shown.")]
     figures = []
     for row in rows:
         caption = (
@@ -235,22 +233,22 @@ def _explanations(folder: Path) -> list[str]:
             f"{row.get('outcome', '').upper()}, in_face {_number(row.get('in_face'), '.2f')} "
             f"| {Path(row.get('path') or row['file']).name}"
         )
-        figures.append(page.image(folder / Path(row["file"]).name, caption, width=360))
-    return [*out, page.side_by_side(figures)]
+        figures.append(Figure(folder / Path(row["file"]).name, caption, width=360))
+    return [*out, Row([[figure] for figure in figures])]
 
 
-def _cohort(run_dir: Path) -> list[str]:
-    out = [page.heading(2, "Cohort explanation")]
+def _cohort(run_dir: Path) -> list[Block]:
+    out = [Heading(2, "Cohort explanation")]
     maps, regions = run_dir / run_files.COHORT_MAPS, run_dir / run_files.COHORT_REGIONS
     if not maps.is_file() and not regions.is_file():
-        return [*out, page.note(f"No cohort explanation ({run_files.COHORT_DIR}/) for this run.")]
-    out.append(page.image(maps, "Mean class maps per class"))
+        return [*out, Note(f"No cohort explanation ({run_files.COHORT_DIR}/) for this run.")]
+    out.append(Figure(maps, "Mean class maps per class"))
     rows = read_csv(regions, ("region",))
     if rows is None:
-        return [*out, page.note(f"{regions.name} is missing: no region table.")]
+        return [*out, Note(f"{regions.name} is missing: no region table.")]
     header = list(rows[0]) if rows else ["region"]
     cells = [[_region_cell(k, row[k]) for k in header] for row in rows]
-    return [*out, page.table(header, cells)]
+    return [*out, Table(header, cells)]
 
 
 def _region_cell(column: str, value: str) -> str:
@@ -259,10 +257,10 @@ def _region_cell(column: str, value: str) -> str:
     return value if column == "region" or column.startswith("n_") else _number(value)
 
 
-def _test_patients(path: Path) -> list[str]:
+def _test_patients(path: Path) -> list[Block]:
     rows = read_csv(path, ("patient", "label", "score", "predicted"))
     if rows is None:
-        return [page.heading(2, "Test patients"), page.note(f"{path.name} is missing.")]
+        return [Heading(2, "Test patients"), Note(f"{path.name} is missing.")]
     wrong = ["wrong" if row["label"] != row["predicted"] else "" for row in rows]
     table = [
         (r["patient"], r["label"], r.get("n_images", ""), _number(r["score"]), r["predicted"])
@@ -270,11 +268,11 @@ def _test_patients(path: Path) -> list[str]:
     ]
     header = ("patient", "label", "images", "score", "predicted")
     summary = f"Test patients ({len(rows)}, {wrong.count('wrong')} wrong, marked)"
-    return [page.details(summary, page.table(header, table, wrong))]
+    return [Details(summary, Table(header, table, wrong))]
 
 
-def _all_metrics(metrics: Mapping[str, float] | None) -> list[str]:
+def _all_metrics(metrics: Mapping[str, float] | None) -> list[Block]:
     if metrics is None:
         return []
     rows = [(key, _number(value, ".4f")) for key, value in metrics.items()]
-    return [page.details("All metrics (metrics.json)", page.table(("key", "value"), rows))]
+    return [Details("All metrics (metrics.json)", Table(("key", "value"), rows))]

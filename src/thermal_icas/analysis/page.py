@@ -1,121 +1,153 @@
-"""Building blocks of the self-contained HTML pages (a run's report.html, a sweep's
-summary.html): one file that opens anywhere, mailed or archived, so images are embedded as data
-URIs, the style is inline and nothing is fetched or run. Every text goes through `html.escape`
-here, so callers pass plain values read from files."""
+"""The blocks a page is made of (a run's report.html, a sweep's summary.html and summary.md),
+rendered by the jinja2 templates in `templates/`.
+
+A page is one self-contained file that opens anywhere, mailed or archived: images are embedded
+as data URIs, the style is inline and nothing is fetched or run. Callers pass plain values read
+from files; the templates escape every one of them (texts may carry markdown's `code` and
+**bold**, shown as such). A plain string is a paragraph.
+"""
 
 from __future__ import annotations
 
 import base64
-import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
-STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; color: #222; max-width: 1100px;
-       margin: 1.5em auto; padding: 0 1em; }
-h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 1.6em;
-     border-bottom: 1px solid #ddd; } h3 { font-size: 1.05em; }
-table { border-collapse: collapse; margin: 0.5em 0; }
-th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: left; }
-th { background: #f3f3f3; } tr.wrong td { background: #fff0f0; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.ci { white-space: nowrap; }
-code { background: #f3f3f3; padding: 0 3px; }
-.note { color: #666; font-style: italic; }
-.alarm { border: 2px solid #c00; background: #fee; padding: 0.5em 1em; font-weight: bold; }
-.ok { border: 1px solid #393; background: #efe; padding: 0.5em 1em; }
-.row { display: flex; flex-wrap: wrap; gap: 12px 32px; align-items: flex-start; }
-figure { margin: 0; } figcaption { font-size: 0.85em; color: #444; max-width: 520px; }
-img { max-width: 100%; }
-"""
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+    kind: ClassVar[str] = "heading"
+
+
+@dataclass(frozen=True)
+class Note:
+    """The line a section gets instead of its content when a file is missing."""
+
+    text: str
+    kind: ClassVar[str] = "note"
+
+
+@dataclass(frozen=True)
+class Box:
+    """A framed paragraph: `alarm` (red) or `ok` (green)."""
+
+    css: str
+    text: str
+    kind: ClassVar[str] = "box"
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: Sequence[str]
+    kind: ClassVar[str] = "bullets"
+
+
+@dataclass(frozen=True)
+class Table:
+    """`classes` gives a row's CSS class (e.g. to mark wrong predictions), by position."""
+
+    header: Sequence[str]
+    rows: Sequence[Sequence[object]]
+    classes: Sequence[str] = ()
+    kind: ClassVar[str] = "table"
+
+    @property
+    def row_classes(self) -> list[str]:
+        return [self.classes[k] if k < len(self.classes) else "" for k in range(len(self.rows))]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A PNG embedded in the page (a note naming it when it is missing); the markdown leaves it
+    out, its reader has the file beside it."""
+
+    path: Path
+    caption: str = ""
+    width: int | None = None
+    kind: ClassVar[str] = "figure"
+
+    @property
+    def data(self) -> str | None:
+        if not self.path.is_file():
+            return None
+        return base64.b64encode(self.path.read_bytes()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Details:
+    """Content folded away until clicked (no script: the browser's own element)."""
+
+    summary: str
+    content: Block
+    kind: ClassVar[str] = "details"
+
+
+@dataclass(frozen=True)
+class Row:
+    """Cells side by side, wrapping where the window is narrow; each cell a list of blocks."""
+
+    cells: Sequence[Sequence[Block]]
+    kind: ClassVar[str] = "row"
+
+
+Block = str | Heading | Note | Box | Bullets | Table | Figure | Details | Row
 
 # a cell holding a number, maybe with its interval or spread, is right-aligned
 _NUMBER = re.compile(r"^([+-]?\d[\d.]*(e[+-]?\d+)?|n/a)( ±.*| \[.*| \(.*)?$")
-# the markdown a summary's texts carry: `code` and **bold**
+# the markdown a text may carry: `code` and **bold**
 _INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*")
 
 
-def text(value: object) -> str:
-    return html.escape(str(value))
-
-
-def inline(value: str) -> str:
+def inline(value: object) -> Markup:
     """Escaped text with markdown's `code` and **bold** as HTML."""
-    parts, start = [], 0
+    value, parts, start = str(value), [], 0
     for match in _INLINE.finditer(value):
-        parts.append(text(value[start : match.start()]))
+        parts.append(escape(value[start : match.start()]))
         code, bold = match.groups()
-        parts.append(f"<code>{text(code)}</code>" if code else f"<strong>{text(bold)}</strong>")
+        tag = "code" if code else "strong"
+        parts.append(Markup(f"<{tag}>{{}}</{tag}>").format(code or bold))
         start = match.end()
-    return "".join(parts) + text(value[start:])
+    return Markup("").join([*parts, escape(value[start:])])
 
 
-def page(title: str, body: Iterable[str]) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{text(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
+def cell_class(value: str) -> str:
+    """Numbers right-aligned, intervals kept on one line."""
+    return "num" if _NUMBER.match(value) else "ci" if value[:1] == "[" else ""
+
+
+def _environment(autoescape: bool) -> Environment:
+    environment = Environment(
+        loader=PackageLoader("thermal_icas.analysis", "templates"),
+        autoescape=autoescape,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
+    environment.filters.update(inline=inline, cell_class=cell_class)
+    return environment
 
 
-def heading(level: int, value: str) -> str:
-    return f"<h{level}>{inline(value)}</h{level}>"
+_HTML = _environment(autoescape=True)
+_MARKDOWN = _environment(autoescape=False)
 
 
-def paragraph(value: str) -> str:
-    return f"<p>{inline(value)}</p>"
+def html(title: str, blocks: Sequence[Block]) -> str:
+    """One self-contained page."""
+    return _HTML.get_template("page.html.j2").render(title=title, blocks=blocks)
 
 
-def note(value: str) -> str:
-    """The line a section gets instead of its content when a file is missing."""
-    return f'<p class="note">{inline(value)}</p>'
-
-
-def box(css: str, value: str) -> str:
-    """A framed paragraph: `alarm` (red) or `ok` (green)."""
-    return f'<p class="{css}">{inline(value)}</p>'
-
-
-def details(summary: str, content: str) -> str:
-    """Content folded away until clicked (no script: the browser's own element)."""
-    return f"<details><summary>{text(summary)}</summary>\n{content}\n</details>"
-
-
-def side_by_side(parts: Iterable[str]) -> str:
-    """Blocks in a row, wrapping where the window is narrow."""
-    return '<div class="row">' + "".join(f"<div>{part}</div>" for part in parts) + "</div>"
-
-
-def bullets(items: Iterable[str]) -> str:
-    return "<ul>" + "".join(f"<li>{inline(item)}</li>" for item in items) + "</ul>"
-
-
-def table(
-    header: Sequence[str], rows: Iterable[Sequence[object]], classes: Sequence[str] = ()
-) -> str:
-    """`classes` gives a row's CSS class (e.g. to mark wrong predictions), by position."""
-    head = "".join(f"<th>{text(cell)}</th>" for cell in header)
-    lines = [f"<table>\n<tr>{head}</tr>"]
-    for k, row in enumerate(rows):
-        cells = "".join(_cell(str(cell)) for cell in row)
-        css = f' class="{text(classes[k])}"' if k < len(classes) and classes[k] else ""
-        lines.append(f"<tr{css}>{cells}</tr>")
-    return "\n".join(lines) + "\n</table>"
-
-
-def _cell(value: str) -> str:
-    css = ' class="num"' if _NUMBER.match(value) else ' class="ci"' if value[:1] == "[" else ""
-    return f"<td{css}>{inline(value)}</td>"
-
-
-def image(path: Path, caption: str = "", width: int | None = None) -> str:
-    """The PNG at `path` embedded as a data URI, or a note naming it when it is missing."""
-    if not path.is_file():
-        return note(f"{path.name} is missing: not shown.")
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    size = f' width="{width}"' if width else ""
-    img = f'<img src="data:image/png;base64,{data}" alt="{text(caption or path.name)}"{size}>'
-    label = f"<figcaption>{text(caption)}</figcaption>" if caption else ""
-    return f"<figure>{img}{label}</figure>"
+def markdown(blocks: Sequence[Block]) -> str:
+    """The same blocks as markdown, a blank line apart; figures left out."""
+    for block in blocks:
+        if isinstance(block, Details | Row):
+            raise ValueError(f"a {type(block).__name__} has no markdown form")
+    return _MARKDOWN.get_template("page.md.j2").render(blocks=blocks)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from thermal_icas.analysis import page
+from thermal_icas.analysis.page import Block, Box, Heading, Note, Table
 from thermal_icas.core import run_files
 from thermal_icas.core.data.confound import ALARM_LOW, LISTED
 from thermal_icas.core.data.splits import SPLIT_POSITIVE, SPLITS
@@ -26,7 +26,7 @@ WARNING_LEVELS = ("][WARNING] - ", "][ERROR] - ")
 SHOWN_WARNINGS = 20
 
 
-def header(run_dir: Path, cfg: Mapping, metrics: Mapping[str, float] | None) -> list[str]:
+def header(run_dir: Path, cfg: Mapping, metrics: Mapping[str, float] | None) -> list[Block]:
     """The finish time, the run's warnings, its settings, its data and how it was captured."""
     body = [_finished(run_dir), *_warnings(run_dir)]
     body += [*_settings(run_dir, cfg), *_data(run_dir / run_files.SPLITS)]
@@ -55,45 +55,45 @@ def read_csv(path: Path, columns: Sequence[str]) -> list[dict[str, str]] | None:
         return list(reader)
 
 
-def _finished(run_dir: Path) -> str:
+def _finished(run_dir: Path) -> Block:
     metrics = run_dir / run_files.METRICS
     if not metrics.is_file():
-        return page.note("No metrics.json: the run has not finished.")
+        return Note("No metrics.json: the run has not finished.")
     when = datetime.fromtimestamp(metrics.stat().st_mtime, tz=timezone.utc)
-    return page.paragraph(f"Finished {when:%Y-%m-%d %H:%M} UTC (metrics.json written).")
+    return f"Finished {when:%Y-%m-%d %H:%M} UTC (metrics.json written)."
 
 
-def _warnings(run_dir: Path) -> list[str]:
+def _warnings(run_dir: Path) -> list[Block]:
     """Every distinct warning of the run's log, first: a leak, a class too small for its
     interval or a shortcut alarm changes how the numbers below may be read."""
     logs = sorted(run_dir.glob(run_files.JOB_LOG_GLOB))
     if not logs:
-        return [page.note("No job log: the run's warnings are not shown.")]
+        return [Note("No job log: the run's warnings are not shown.")]
     found: dict[str, None] = {}
     for line in chain.from_iterable(path.read_text(errors="replace").splitlines() for path in logs):
         for level in WARNING_LEVELS:
             if level in line:
                 found[line.split(level, 1)[1].strip()] = None
     if not found:
-        return [page.paragraph("The run logged no warning.")]
+        return ["The run logged no warning."]
     shown = list(found)[:SHOWN_WARNINGS]
-    out = [page.heading(2, f"Warnings ({len(found)})"), *(page.box("alarm", w) for w in shown)]
+    out = [Heading(2, f"Warnings ({len(found)})"), *(Box("alarm", w) for w in shown)]
     if len(found) > SHOWN_WARNINGS:
-        out.append(page.note(f"... and {len(found) - SHOWN_WARNINGS} more in the job log."))
+        out.append(Note(f"... and {len(found) - SHOWN_WARNINGS} more in the job log."))
     return out
 
 
-def _settings(run_dir: Path, cfg: Mapping) -> list[str]:
-    out = [page.heading(2, "Settings")]
+def _settings(run_dir: Path, cfg: Mapping) -> list[Block]:
+    out = [Heading(2, "Settings")]
     overrides = read(run_dir / run_files.OVERRIDES)
     if overrides is None:
-        out.append(page.note(f"{run_files.OVERRIDES} is missing: overrides not shown."))
+        out.append(Note(f"{run_files.OVERRIDES} is missing: overrides not shown."))
     else:
         listed = " ".join(f"`{item}`" for item in overrides) or "none (the defaults)"
-        out.append(page.paragraph(f"Overrides: {listed}"))
+        out.append(f"Overrides: {listed}")
     if not cfg:
-        return [*out, page.note(f"{run_files.CONFIG} is missing: settings not shown.")]
-    return [*out, page.table(("lever", "setting"), _levers(cfg))]
+        return [*out, Note(f"{run_files.CONFIG} is missing: settings not shown.")]
+    return [*out, Table(("lever", "setting"), _levers(cfg))]
 
 
 def _name(node: object) -> str:
@@ -138,11 +138,11 @@ def _clinical(node: object, data: Mapping) -> str:
     return f"{node.get('use')}{model} ({table})"
 
 
-def _data(path: Path) -> list[str]:
-    out = [page.heading(2, "Data")]
+def _data(path: Path) -> list[Block]:
+    out = [Heading(2, "Data")]
     rows = read_csv(path, ("patient", "label", "split"))
     if rows is None:
-        return [*out, page.note(f"{path.name} is missing: data counts not shown.")]
+        return [*out, Note(f"{path.name} is missing: data counts not shown.")]
     classes = sorted({row["label"] for row in rows})
     found = {row["split"] for row in rows}
     splits = [s for s in SPLITS if s in found] + sorted(found - set(SPLITS))
@@ -157,26 +157,24 @@ def _data(path: Path) -> list[str]:
     positive = {row["label"] for row in rows if row.get(SPLIT_POSITIVE) == "1"}
     named = f"'{positive.pop()}'" if len(positive) == 1 else "not recorded (an older run)"
     said = f"Positive (ICAS) class: {named}; sensitivity, thresholds and scores refer to it."
-    return [*out, page.table(header, table), page.note(said)]
+    return [*out, Table(header, table), Note(said)]
 
 
-def _acquisition(path: Path, metrics: Mapping[str, float]) -> list[str]:
+def _acquisition(path: Path, metrics: Mapping[str, float]) -> list[Block]:
     """The label from the capture properties alone, and the properties that differ most."""
-    out = [page.heading(3, "How the images were captured, by class")]
+    out = [Heading(3, "How the images were captured, by class")]
     key = "data/acquisition_auroc"
     rows = read_csv(path, ("property", "auroc"))
     if rows is None or key not in metrics:
-        return [*out, page.note(f"No {path.name}: the run predates the acquisition audit.")]
+        return [*out, Note(f"No {path.name}: the run predates the acquisition audit.")]
     low, high = metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"]
     out.append(
-        page.paragraph(
-            "A patient-level model on size, format, JPEG quality, camera, palette, background "
-            f"and face share alone predicts the label with AUROC {metrics[key]:.3f} [{low:.3f}, "
-            f"{high:.3f}] (cross-validated; 0.5: the classes were captured alike)."
-        )
+        "A patient-level model on size, format, JPEG quality, camera, palette, background "
+        f"and face share alone predicts the label with AUROC {metrics[key]:.3f} [{low:.3f}, "
+        f"{high:.3f}] (cross-validated; 0.5: the classes were captured alike)."
     )
     if low > ALARM_LOW:
         alarm = "ACQUISITION ALARM: the classes differ in how they were captured, so a model "
-        out.append(page.box("alarm", alarm + "can score the camera, not the face."))
+        out.append(Box("alarm", alarm + "can score the camera, not the face."))
     header = list(rows[0]) if rows else ["property", "auroc"]
-    return [*out, page.table(header, [list(row.values()) for row in rows[:LISTED]])]
+    return [*out, Table(header, [list(row.values()) for row in rows[:LISTED]])]

@@ -11,8 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from thermal_icas.analysis.summary.collect import REPLICATE_KEYS
-from thermal_icas.analysis.summary.document import (
+from thermal_icas.analysis.page import (
     Block,
     Bullets,
     Figure,
@@ -21,6 +20,7 @@ from thermal_icas.analysis.summary.document import (
     html,
     markdown,
 )
+from thermal_icas.analysis.summary.collect import REPLICATE_KEYS
 from thermal_icas.analysis.summary.files import (
     PAIRED_HEADER,
     arm_header,
