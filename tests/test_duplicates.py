@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 import pytest
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from tests.conftest import ComposeFn, make_toy_dataset, write_image
 from thermal_icas import cli
@@ -258,18 +257,15 @@ def test_predictions_read_patients_as_the_run_did(tmp_path: Path) -> None:
     classes = ("icas", "non_icas")
     by_folder, by_name = ["i000", "i000", "i001", "i001"], ["a000", "a001", "a002", "a003"]
     for source, data, expected in (
-        (nested / "icas", {"patient_from": "auto"}, by_folder),
-        (nested, {"patient_from": "auto"}, by_folder),
-        (nested, {"patient_from": "filename"}, by_name),
-        (nested, {}, by_name),  # a run older than data.patient_from
-        (flat, {"patient_from": "auto"}, ["I000", "I000", "N000", "N000"]),
+        (nested / "icas", "auto", by_folder),
+        (nested, "auto", by_folder),
+        (nested, "filename", by_name),
+        (flat, "auto", ["I000", "I000", "N000", "N000"]),
     ):
-        cfg = OmegaConf.create({"data": {**data, "patient_regex": regex}})
         paths = sorted(source.rglob("*.png"))
-        assert prediction_patients(cfg, classes, source, paths) == expected, (source, data)
-    single = OmegaConf.create({"data": {"patient_from": "folder", "patient_regex": regex}})
+        assert prediction_patients(data, regex, classes, source, paths) == expected, source
     loose = sorted(nested.rglob("*.png"))[0]
-    assert prediction_patients(single, classes, loose, [loose]) == ["a000"]
+    assert prediction_patients("folder", regex, classes, loose, [loose]) == ["a000"]
 
 
 @pytest.mark.parametrize(

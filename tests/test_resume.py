@@ -11,11 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
 
 from tests.conftest import drop_checkpoints
 from thermal_icas.core.errors import PretrainedWeightsError
-from thermal_icas.train.resume import resume_from
+from thermal_icas.train.resume import Resume
 
 pytestmark = pytest.mark.slow
 
@@ -133,7 +132,8 @@ def test_a_damaged_last_checkpoint_is_named_not_a_traceback(tmp_path: Path) -> N
     last = tmp_path / STAGE_CHECKPOINT["stage2"]
     last.parent.mkdir(parents=True)
     last.write_bytes(b"PK\x03\x04 cut short")
-    cfg = OmegaConf.create({"resume": str(tmp_path), "paths": {"output_dir": str(tmp_path)}})
+    resuming = Resume(tmp_path, on=True)
     with pytest.raises(PretrainedWeightsError, match="delete it and resume again: classifier"):
-        resume_from(cfg, "classifier")
-    assert resume_from(cfg, "contrastive") is None
+        resuming.checkpoint("classifier")
+    assert resuming.checkpoint("contrastive") is None
+    assert Resume(tmp_path, on=False).checkpoint("classifier") is None

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import cv2
 import torch
-from omegaconf import DictConfig
 
 from thermal_icas.analysis.trained_run import TrainedRun
 from thermal_icas.core import run_files
@@ -114,7 +113,7 @@ def predict(
     scored = score_images(run, paths, batch_size, explain_dir)
     refuse_unusable(scored, source, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    patients = prediction_patients(run.cfg, run.classes.names, source, paths)
+    patients = prediction_patients(*run.patient_reading, run.classes.names, source, paths)
     sides = scored.sides
     target = output_dir / run_files.PREDICTIONS
     with target.open("w", newline="") as handle:
@@ -131,10 +130,14 @@ def predict(
 
 
 def prediction_patients(
-    cfg: DictConfig, class_names: Sequence[str], source: str | Path, paths: Sequence[Path]
+    patient_from: str,
+    patient_regex: str,
+    class_names: Sequence[str],
+    source: str | Path,
+    paths: Sequence[Path],
 ) -> list[str]:
-    """Each image's patient id as the run read them (`data.patient_from`; runs older than it
-    read file names). The input folder stands where a class folder stood, or, when it holds
+    """Each image's patient id as the run read them (`data.patient_from`, `data.patient_regex`).
+    The input folder stands where a class folder stood, or, when it holds
     the run's class folders, where data_dir stood; `auto` decides on the input. An image
     whose id cannot be read gets its file stem."""
     root = Path(source).expanduser()
@@ -145,8 +148,8 @@ def prediction_patients(
         return root / parts[0] if len(parts) > 1 and parts[0] in class_names else root
 
     images = [(base(path), path) for path in paths]
-    found = patient_source(cfg.data.get("patient_from", "filename"), images)
-    pattern = compile_patient_regex(cfg.data.patient_regex)
+    found = patient_source(patient_from, images)
+    pattern = compile_patient_regex(patient_regex)
     patients = []
     for folder, path in images:
         try:

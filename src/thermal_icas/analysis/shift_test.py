@@ -17,8 +17,6 @@ import csv
 import logging
 from pathlib import Path
 
-from hydra.utils import instantiate
-
 from thermal_icas.analysis.trained_run import load_run
 from thermal_icas.analysis.validation import validate
 from thermal_icas.core import run_files
@@ -48,7 +46,7 @@ def score_shift(run_dir: Path, shift_dir: str, cache_dir: Path) -> dict[str, flo
     if not (own.is_file() and other.is_file()):
         log.warning("eval.aggregate=none: no patient scores, so no paired drop (eval.shift_dir)")
         return metrics
-    settings: EvalSettings = instantiate(run.cfg.eval)
+    settings = run.eval_settings()
     metrics.update(auroc_drop(own, other, settings))
     _log(metrics)
     return metrics

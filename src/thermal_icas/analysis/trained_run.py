@@ -21,6 +21,7 @@ from thermal_icas.core.data.classes import ClassInfo
 from thermal_icas.core.data.preprocess import Preprocessor
 from thermal_icas.core.data.splits import SPLIT_POSITIVE
 from thermal_icas.core.errors import PretrainedWeightsError
+from thermal_icas.core.evaluation import EvalSettings
 from thermal_icas.core.explain.maps import CAM_METHODS
 from thermal_icas.core.models.encoder import explain_layer
 from thermal_icas.core.models.heads import ThermalClassifier
@@ -109,6 +110,16 @@ class TrainedRun:
             data.palette_max_distance,
             data.get("normalize", "dataset"),
         )
+
+    @property
+    def patient_reading(self) -> tuple[str, str]:
+        """`data.patient_from` and `data.patient_regex`, as the run read patient ids (runs
+        older than `data.patient_from` read file names)."""
+        return self.cfg.data.get("patient_from", "filename"), self.cfg.data.patient_regex
+
+    def eval_settings(self) -> EvalSettings:
+        """How the run evaluated (`eval.*`), for scoring new patients the same way."""
+        return instantiate(self.cfg.eval)
 
     @property
     def explain_spec(self) -> tuple[str, str]:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
@@ -87,7 +86,7 @@ def validate(
     kept = [replace(records[i], label=matched[records[i].label]) for i in scored.processed.kept]
     positive = [int(r.label == run.classes.positive_index) for r in kept]
     images = Scores.of_images([r.patient for r in kept], positive, scored.probs)
-    settings: EvalSettings = instantiate(run.cfg.eval)
+    settings = run.eval_settings()
     chosen = Chosen.of_run(json.loads((run.directory / run_files.METRICS).read_text()))
     if recalibrate > 0:
         images, chosen = _recalibrated(images, chosen, settings, recalibrate)

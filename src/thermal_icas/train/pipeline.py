@@ -26,6 +26,8 @@ from thermal_icas.analysis.html_report import write_report
 from thermal_icas.analysis.results import write_metrics
 from thermal_icas.analysis.shift_test import score_shift
 from thermal_icas.core import run_files
+from thermal_icas.core.evaluation import EvalSettings
+from thermal_icas.core.explain.shortcut import ShortcutChecks
 from thermal_icas.core.models.checkpoint import load_encoder
 from thermal_icas.core.models.encoder import ThermalEncoder
 from thermal_icas.core.models.heads import ThermalClassifier
@@ -106,7 +108,10 @@ def _train_and_test(
 
     if clinical is not None and clinical.use == "only":
         classifier = None
-        metrics.update(clinical_only(cfg, data, features))
+        settings: EvalSettings = instantiate(cfg.eval)
+        metrics.update(
+            clinical_only(data, features, clinical.model, cfg.seed, settings, output_dir)
+        )
     else:
         covariates = None if features is None else Clinical.per_image(features, data)
         classifier, results = train_on_images(cfg, data, loggers, covariates)
@@ -135,25 +140,30 @@ def train_on_images(
     """Stage 1 (unless skipped), stage 2 and the test; `clinical` (clinical=fused) holds each
     image row's clinical features."""
     output_dir = Path(cfg.paths.output_dir)
+    resuming = resume.Resume(output_dir, bool(cfg.get("resume")))
     metrics: dict[str, float] = {}
     encoder: ThermalEncoder = instantiate(cfg.model.encoder)
     if cfg.training.encoder_ckpt:
         load_encoder(encoder, cfg.training.encoder_ckpt)
     if not cfg.training.skip_contrastive:
-        stage1 = resume.finished_stage_one(cfg, encoder)
+        stage1 = resuming.finished_stage_one(encoder)
         if stage1 is None:
-            stage1 = pretrain(cfg, data, encoder, loggers)
+            stage1 = pretrain(cfg, data, encoder, loggers, resuming)
             if rank_zero_only.rank == 0:
                 resume.record_stage_one(output_dir, stage1, encoder)
         metrics.update(stage1)
-    resume.restore_stage_two_start(cfg)
-    classifier, results = finetune_and_test(cfg, data, encoder, loggers, clinical)
+    resuming.restore_stage_two_start()
+    classifier, results = finetune_and_test(cfg, data, encoder, loggers, resuming, clinical)
     metrics.update(results)
     return classifier, metrics
 
 
 def pretrain(
-    cfg: DictConfig, data: ThermalData, encoder: ThermalEncoder, loggers: list[Logger]
+    cfg: DictConfig,
+    data: ThermalData,
+    encoder: ThermalEncoder,
+    loggers: list[Logger],
+    resuming: resume.Resume,
 ) -> dict[str, float]:
     """Stage 1 trains on the training split only; the probes read frozen features of the
     training and val images to score the encoder and train nothing in it."""
@@ -170,7 +180,7 @@ def pretrain(
         knn_k=stage.knn_k,
     )
     trainer = stages.stage_trainer(cfg, "contrastive", stage.epochs, loggers, [probe])
-    trainer.fit(module, datamodule=data, ckpt_path=resume.resume_from(cfg, "contrastive"))
+    trainer.fit(module, datamodule=data, ckpt_path=resuming.checkpoint("contrastive"))
     resume.restore_generators(trainer)
     return probe.results
 
@@ -180,6 +190,7 @@ def finetune_and_test(
     data: ThermalData,
     encoder: ThermalEncoder,
     loggers: list[Logger],
+    resuming: resume.Resume,
     clinical: torch.Tensor | None = None,
 ) -> tuple[ThermalClassifier, dict[str, float]]:
     """Stage 2, then the test of its best checkpoint (by val AUROC)."""
@@ -187,7 +198,7 @@ def finetune_and_test(
     data.for_stage(stage.batch_size)
     module = stages.classifier_module(cfg, data, encoder, clinical)
     trainer = stages.stage_trainer(cfg, "classifier", stage.epochs, loggers)
-    trainer.fit(module, datamodule=data, ckpt_path=resume.resume_from(cfg, "classifier"))
+    trainer.fit(module, datamodule=data, ckpt_path=resuming.checkpoint("classifier"))
     checkpoint = trainer.checkpoint_callback
     assert isinstance(checkpoint, ModelCheckpoint)
     best = checkpoint.best_model_path or None
@@ -196,7 +207,13 @@ def finetune_and_test(
     evaluator = stages.evaluation_trainer(cfg, trainer, loggers)
     if evaluator is None:
         return module.model, {}
-    metrics = threshold_and_test(cfg, evaluator, module, data, best)
+    settings: EvalSettings = instantiate(cfg.eval)
+    explain = cfg.explain
+    checks = ShortcutChecks(
+        explain.focus_metrics, explain.min_in_face_lift, explain.max_background_effect
+    )
+    output_dir = Path(cfg.paths.output_dir)
+    metrics = threshold_and_test(evaluator, module, data, best, settings, checks, output_dir)
     if checkpoint.best_model_score is not None:
         metrics["val/auroc_best"] = float(checkpoint.best_model_score)
     return module.model, metrics

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,6 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
-from omegaconf import DictConfig
 
 from thermal_icas.core import run_files
 from thermal_icas.core.models.checkpoint import load_encoder, save_encoder
@@ -79,26 +79,40 @@ def load_rng(path: Path) -> None:
     set_rng_state(read_checkpoint(path, "delete it: stage 2 then starts with fresh generators"))
 
 
-def resume_from(cfg: DictConfig, stage: str) -> str | None:
-    """The stage's last checkpoint when resuming, so it continues after its last epoch."""
-    if not cfg.get("resume"):
-        return None
-    found = run_files.last_checkpoint(cfg.paths.output_dir, stage)
-    if found is None:
-        return None
-    read_checkpoint(found, f"delete it and resume again: {stage} training then restarts at epoch 1")
-    log.info("Resuming %s training from %s", stage, found)
-    return str(found)
+@dataclass(frozen=True)
+class Resume:
+    """What a run finds in its own folder when it is resumed (`resume=`); nothing otherwise."""
 
+    run_dir: Path
+    on: bool
 
-def finished_stage_one(cfg: DictConfig, encoder: ThermalEncoder) -> dict[str, float] | None:
-    """Resuming after stage 1 had finished: its encoder is reloaded, its metrics returned."""
-    run_dir = Path(cfg.paths.output_dir)
-    if not cfg.get("resume") or not (run_dir / run_files.ENCODER).is_file():
-        return None
-    log.info("Resuming: stage 1 had finished; its encoder is reloaded")
-    load_encoder(encoder, run_dir / run_files.ENCODER)
-    return json.loads((run_dir / run_files.STAGE1_METRICS).read_text())
+    def checkpoint(self, stage: str) -> str | None:
+        """The stage's last checkpoint, so it continues after its last epoch."""
+        if not self.on:
+            return None
+        found = run_files.last_checkpoint(self.run_dir, stage)
+        if found is None:
+            return None
+        read_checkpoint(
+            found, f"delete it and resume again: {stage} training then restarts at epoch 1"
+        )
+        log.info("Resuming %s training from %s", stage, found)
+        return str(found)
+
+    def finished_stage_one(self, encoder: ThermalEncoder) -> dict[str, float] | None:
+        """After stage 1 had finished: its encoder is reloaded, its metrics returned."""
+        if not self.on or not (self.run_dir / run_files.ENCODER).is_file():
+            return None
+        log.info("Resuming: stage 1 had finished; its encoder is reloaded")
+        load_encoder(encoder, self.run_dir / run_files.ENCODER)
+        return json.loads((self.run_dir / run_files.STAGE1_METRICS).read_text())
+
+    def restore_stage_two_start(self) -> None:
+        """A stage 2 that saved no checkpoint yet starts where it started before."""
+        saved = self.run_dir / run_files.STAGE2_RNG
+        started = run_files.last_checkpoint(self.run_dir, "classifier") is not None
+        if self.on and not started and saved.is_file():
+            load_rng(saved)
 
 
 def record_stage_one(run_dir: Path, metrics: dict[str, float], encoder: ThermalEncoder) -> None:
@@ -107,14 +121,6 @@ def record_stage_one(run_dir: Path, metrics: dict[str, float], encoder: ThermalE
     (run_dir / run_files.STAGE1_METRICS).write_text(json.dumps(metrics))
     save_rng(run_dir / run_files.STAGE2_RNG)
     save_encoder(encoder, run_dir / run_files.ENCODER)
-
-
-def restore_stage_two_start(cfg: DictConfig) -> None:
-    """Resuming a stage 2 that saved no checkpoint yet: it starts where it started before."""
-    saved = Path(cfg.paths.output_dir) / run_files.STAGE2_RNG
-    started = run_files.last_checkpoint(cfg.paths.output_dir, "classifier") is not None
-    if cfg.get("resume") and not started and saved.is_file():
-        load_rng(saved)
 
 
 def restore_generators(trainer: L.Trainer) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +23,16 @@ log = logging.getLogger(__name__)
 
 ALARM_KEY = "test/attention/outside_face"
 EFFECT_KEY = "test/attention/background_effect"
+
+
+@dataclass(frozen=True)
+class ShortcutChecks:
+    """The test's checks of where the model looks (`explain.*`): whether to measure the class
+    map's focus and the background effect, and the alarm's two limits."""
+
+    focus_metrics: bool = True
+    min_in_face_lift: float = 1.0
+    max_background_effect: float = 0.1
 
 
 def background_effect(

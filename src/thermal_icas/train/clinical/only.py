@@ -15,8 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from hydra.utils import instantiate
-from omegaconf import DictConfig
 from sklearn.base import ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -49,12 +47,18 @@ def check_model(name: str) -> None:
 
 
 def clinical_only(
-    cfg: DictConfig, data: ThermalData, features: ClinicalFeatures
+    data: ThermalData,
+    features: ClinicalFeatures,
+    model_name: str,
+    seed: int,
+    settings: EvalSettings,
+    output_dir: Path,
 ) -> dict[str, float]:
-    """Fit on the training patients, threshold on val, test; returns the test's metrics."""
+    """Fit `model_name` (`clinical.model`) on the training patients, threshold on val, test;
+    returns the test's metrics."""
     assert data.classes is not None and data.labels is not None
-    check_model(cfg.clinical.model)
-    model = MODELS[cfg.clinical.model](cfg.seed)
+    check_model(model_name)
+    model = MODELS[model_name](seed)
     patients, targets = _patients(data, "train")
     model.fit(features.transform(patients), targets)
     if isinstance(model, LogisticRegression):
@@ -64,8 +68,6 @@ def clinical_only(
         log.info("clinical=only: logistic weights per standardised feature: %s", weights)
     val, test = (_image_scores(data, model, features, split) for split in ("val", "test"))
     threshold = youden_threshold(val.scores, val.labels)
-    settings: EvalSettings = instantiate(cfg.eval)
-    output_dir = Path(cfg.paths.output_dir)
     names = (data.classes.negative, data.classes.positive)
     metrics = image_metrics(test, threshold)
     # class_weight="balanced" weighs the training patients' classes inversely to their counts

@@ -8,8 +8,6 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from hydra.utils import instantiate
-from omegaconf import DictConfig
 
 from thermal_icas.analysis.plots import plot_reliability
 from thermal_icas.core.asymmetry import side_metrics
@@ -17,7 +15,11 @@ from thermal_icas.core.evaluation import EvalSettings, Scores, evaluate
 from thermal_icas.core.evaluation.domain import unpaired_drop
 from thermal_icas.core.evaluation.patients import by_patient
 from thermal_icas.core.evaluation.thresholds import youden_threshold
-from thermal_icas.core.explain.shortcut import mean_background_effect, shortcut_alarm
+from thermal_icas.core.explain.shortcut import (
+    ShortcutChecks,
+    mean_background_effect,
+    shortcut_alarm,
+)
 from thermal_icas.core.run_files import RELIABILITY
 from thermal_icas.train.datamodule import ThermalData
 from thermal_icas.train.lit.classifier import ClassifierModule, TestImages
@@ -27,11 +29,13 @@ UNSEEN_SITE = "test/unseen_site/patient/"
 
 
 def threshold_and_test(
-    cfg: DictConfig,
     trainer: L.Trainer,
     module: ClassifierModule,
     data: ThermalData,
     ckpt_path: str | None,
+    settings: EvalSettings,
+    checks: ShortcutChecks,
+    output_dir: Path,
 ) -> dict[str, float]:
     """The threshold chosen on val, then the test: per image, per patient, with intervals,
     and where the model looks. The test callbacks write their reports as the test ends."""
@@ -42,9 +46,7 @@ def threshold_and_test(
     metrics = {key: float(value) for key, value in results.items()}
     assert data.classes is not None
     names = (data.classes.negative, data.classes.positive)
-    settings: EvalSettings = instantiate(cfg.eval)
     tested = module.test_images
-    output_dir = Path(cfg.paths.output_dir)
     result = evaluate(
         val.scores,
         tested.scores,
@@ -60,8 +62,8 @@ def threshold_and_test(
     if data.site_folds and settings.aggregate != "none":
         inside, outside = (by_patient(s.scores, settings.aggregate) for s in (val, tested))
         metrics.update(unpaired_drop(inside, outside, settings.bootstrap, UNSEEN_SITE))
-    metrics.update(where_it_looks(cfg.explain, module, data, tested))
-    shortcut_alarm(metrics, cfg.explain.min_in_face_lift, cfg.explain.max_background_effect)
+    metrics.update(where_it_looks(checks.focus_metrics, module, data, tested))
+    shortcut_alarm(metrics, checks.min_in_face_lift, checks.max_background_effect)
     return metrics
 
 
@@ -89,7 +91,7 @@ def predict_split(
 
 
 def where_it_looks(
-    explain: DictConfig, module: ClassifierModule, data: ThermalData, tested: TestImages
+    focus_metrics: bool, module: ClassifierModule, data: ThermalData, tested: TestImages
 ) -> dict[str, float]:
     """For the asymmetry arms the side accuracy of the blamed sides; with focus metrics the
     mean change of the test predictions when the background is removed."""
@@ -100,7 +102,7 @@ def where_it_looks(
         positive = [r.label == data.classes.positive_index for r in records]
         paths, patients = [r.path for r in records], [r.patient for r in records]
         metrics.update(side_metrics(paths, patients, positive, tested.sides))
-    if explain.focus_metrics:
+    if focus_metrics:
         pre = data.preprocessor
         fill = (pre.background() - np.asarray(pre.mean)) / np.asarray(pre.std)
         positive_index = data.classes.positive_index
