@@ -213,7 +213,10 @@ def finetune_and_test(
         explain.focus_metrics, explain.min_in_face_lift, explain.max_background_effect
     )
     output_dir = Path(cfg.paths.output_dir)
-    metrics = threshold_and_test(evaluator, module, data, best, settings, checks, output_dir)
+    reports = stages.test_reports(cfg)
+    metrics = threshold_and_test(
+        evaluator, module, data, best, settings, checks, output_dir, reports
+    )
     if checkpoint.best_model_score is not None:
         metrics["val/auroc_best"] = float(checkpoint.best_model_score)
     return module.model, metrics

@@ -17,15 +17,19 @@ from thermal_icas.core.evaluation.patients import Scores
 from thermal_icas.core.explain import FocusMetrics, explain_batch
 from thermal_icas.core.models.heads import ThermalClassifier
 from thermal_icas.train.lit.base import TrainingMeansModule
-from thermal_icas.train.lit.metrics import confusion_matrix, finalize, screening_metrics
+from thermal_icas.train.lit.metrics import finalize, screening_metrics
 
 FINETUNE_MODES = ("full", "linear")
 
 
+# the prediction pass's loaders, in order: val (the threshold) and test
+PREDICTED_SPLITS = ("val", "test")
+
+
 @dataclass(frozen=True)
 class TestImages:
-    """The test split's per-image predictions, made on the tested checkpoint before the test
-    pass, for the callbacks that report the test (`reporting.callbacks`)."""
+    """A split's per-image predictions from the prediction pass on the tested checkpoint: what
+    the threshold, the test's metrics and the test reports read."""
 
     scores: Scores
     # the images' row indices in the run's data
@@ -75,12 +79,6 @@ class ClassifierModule(TrainingMeansModule):
         self.scheduler_factory = scheduler
         self.criterion = nn.CrossEntropyLoss(weight=torch.tensor(list(class_weights)))
         self.val_metrics = screening_metrics().clone(prefix="val/")
-        self.decision_threshold = 0.5
-        self.test_images: TestImages | None = None
-        # the asymmetry arms' side scores cost an explaining pass: only the test split needs them
-        self.predict_sides = True
-        self.test_metrics = screening_metrics().clone(prefix="test/")
-        self.test_confusion = confusion_matrix(0.5)
         self.val_focus = FocusMetrics("val/attention/")
         self.test_focus = FocusMetrics("test/attention/")
         if mode == "linear":
@@ -166,38 +164,33 @@ class ClassifierModule(TrainingMeansModule):
         self.val_metrics.reset()
         self._log_focus(self.val_focus)
 
-    def on_test_start(self) -> None:
-        """Rebuild the thresholded metrics with the threshold chosen on validation."""
-        self.test_metrics = screening_metrics(self.decision_threshold).clone(prefix="test/")
-        self.test_confusion = confusion_matrix(self.decision_threshold)
-        self.test_metrics.to(self.device)
-        self.test_confusion.to(self.device)
+    def take_test_focus(self) -> dict[str, float]:
+        """The test batches' focus metrics (`test/attention/*`) since the last take."""
+        if not self.hparams.focus_metrics:
+            return {}
+        values = {key: float(value) for key, value in self.test_focus.compute().items()}
+        self.test_focus.reset()
+        return values
 
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        probs = self.positive_probability(self._evaluate(batch, self.test_focus))
-        targets = self._targets(batch["label"])
-        self.test_metrics.update(probs, targets)
-        self.test_confusion.update(probs, targets)
-
-    def on_test_epoch_end(self) -> None:
-        values = finalize(self.test_metrics.compute(), "test/")
-        (tn, fp), (fn, tp) = self.test_confusion.compute().tolist()
-        values.update({"test/tn": tn, "test/fp": fp, "test/fn": fn, "test/tp": tp})
-        values["test/threshold"] = self.decision_threshold
-        self.log_dict({k: float(v) for k, v in values.items()})
-        self.test_metrics.reset()
-        self.test_confusion.reset()
-        self._log_focus(self.test_focus)
-
-    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Tensor]:
-        """Probabilities; for the asymmetry arms also the side each image is blamed on."""
+    def predict_step(
+        self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, Tensor]:
+        """Probabilities of the prediction pass (`PREDICTED_SPLITS`). Test batches are explained
+        in the same forward pass where the run measures focus (`test/attention/*`, kept in
+        `test_focus`) or blames a side (the asymmetry arms: `side`)."""
         out = {"target": self._targets(batch["label"]), "index": batch["index"]}
         clinical = self.clinical_of(batch)
-        if self.model.encoder.adapter.fusion == "none" or not self.predict_sides:
+        sides = self.model.encoder.adapter.fusion != "none"
+        focus = self.hparams.focus_metrics and "face" in batch
+        if PREDICTED_SPLITS[dataloader_idx] != "test" or not (sides or focus):
             return {"prob": self.positive_probability(self(batch["image"], clinical)), **out}
         maps = explain_batch(self.model, batch["image"], *self.explain_spec, clinical)
-        assert maps.side is not None
-        return {"prob": self.positive_probability(maps.logits), "side": maps.side, **out}
+        if focus:
+            self.test_focus.update(maps, batch["face"])
+        if sides:
+            assert maps.side is not None
+            out["side"] = maps.side
+        return {"prob": self.positive_probability(maps.logits), **out}
 
     def configure_optimizers(self) -> Any:
         groups = [{"params": [*self.model.head.parameters()]}]

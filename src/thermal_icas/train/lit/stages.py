@@ -18,6 +18,7 @@ from thermal_icas.core.models.heads import ThermalClassifier
 from thermal_icas.train.datamodule import ThermalData
 from thermal_icas.train.lit.classifier import ClassifierModule
 from thermal_icas.train.lit.contrastive import ContrastiveModule
+from thermal_icas.train.lit.test_reports import TestReport
 
 
 def contrastive_module(
@@ -77,7 +78,7 @@ def stage_trainer(
 ) -> L.Trainer:
     """The stage's trainer (`contrastive` or `classifier`, whose callbacks include the test's)
     with the callbacks of `conf/callbacks`: `common`, the stage's own and `extra`."""
-    groups = ("common", stage, "test") if stage == "classifier" else ("common", stage)
+    groups = ("common", stage)
     options = {}
     if cfg.trainer.get("sync_batchnorm") and not _on_gpu(cfg):
         # SyncBatchNorm exists for CUDA only; CPU processes (gloo) keep per-process statistics
@@ -110,9 +111,14 @@ def evaluation_trainer(
         num_nodes=1,
         sync_batchnorm=False,
         max_epochs=1,
-        callbacks=_callbacks(cfg, ("common", "test")),
+        callbacks=_callbacks(cfg, ("common",)),
         logger=loggers or False,
     )
+
+
+def test_reports(cfg: DictConfig) -> list[TestReport]:
+    """The files the test leaves in the run folder (`callbacks.test`)."""
+    return instantiate_all(cfg.callbacks.get("test"))
 
 
 def instantiate_all(group: DictConfig | None) -> list[Any]:
