@@ -17,10 +17,10 @@ $(STAMP): pyproject.toml
 train: install
 	$(BIN)/python train.py $(ARGS)
 
-# the import contracts of pyproject.toml first (a second), then the suite
+# the import contracts of pyproject.toml first (a second), then the suite, one process per core
 test: install
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 # training throughput, pipeline against model alone: make benchmark ARGS="trainer=gpu"
 benchmark: install

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,6 +22,14 @@ from thermal_icas.train.config import compose_config, project_root
 from thermal_icas.train.datamodule import ThermalData
 
 CONF_DIR = project_root() / "conf"
+
+# `make test` runs the suite in one process per core (pytest-xdist): each worker, and the runs
+# it starts as subprocesses, takes its share of the cores instead of all of them
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    WORKER_THREADS = max(1, (CORES or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ.setdefault("OMP_NUM_THREADS", str(WORKER_THREADS))
+    torch.set_num_threads(WORKER_THREADS)
 
 ComposeFn = Callable[..., DictConfig]
 

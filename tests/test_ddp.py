@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# the two-process runs one after the other on one test worker, not beside each other
+pytestmark = pytest.mark.xdist_group("ddp")
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
