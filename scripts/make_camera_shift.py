@@ -42,7 +42,8 @@ from thermal_icas.core.evaluation.compare import PatientSet, paired_difference
 from thermal_icas.core.evaluation.stats import bootstrap_intervals
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_benchmark import CLASS_DIRS, JPEG_QUALITY, PALETTES, intensity, patient_table
+from make_benchmark import CLASS_DIRS, JPEG_QUALITY
+from regional_baseline import PALETTES, intensity, patient_table
 
 CAMERAS = ("camera_a", "camera_b")
 
