@@ -32,6 +32,7 @@ from regional_baseline import (
     baseline,
     bbox,
     largest_component,
+    print_result,
 )
 
 CANVAS, MARGIN, JPEG_QUALITY = 512, 20, 92
@@ -231,12 +232,7 @@ def main(argv: list[str] | None = None) -> BaselineResult:
         print(f"build_seconds={time.perf_counter() - start:.1f}")
     start = time.perf_counter()
     result = baseline(args.out, seed=None if args.baseline_only else args.seed)
-    where = "test patients" if result.mode == "test" else "patients, 5-fold CV pooled"
-    low, high = result.interval
-    print(f"baseline |L-R| model, {result.n_patients} {where} ({result.n_positive} ICAS):")
-    print(f"patient AUROC {result.auroc:.3f} [{low:.3f}, {high:.3f}] (95%, patient bootstrap)")
-    print(f"baseline_seconds={time.perf_counter() - start:.1f}")
-    print(f"baseline_auroc={result.auroc:.4f} ci_low={low:.4f} ci_high={high:.4f}")
+    print_result(result, time.perf_counter() - start)
     return result
 
 

@@ -138,17 +138,24 @@ def baseline(out: Path, seed: int | None = None, n_resamples: int = 2000) -> Bas
     return BaselineResult(float(roc_auc_score(y, scores)), interval, len(y), int(y.sum()), mode)
 
 
+def print_result(result: BaselineResult, seconds: float | None = None) -> None:
+    """The result for a reader, then, last, for a script: `baseline_auroc= ci_low= ci_high=`."""
+    where = "test patients" if result.mode == "test" else "patients, 5-fold CV pooled"
+    low, high = result.interval
+    print(f"baseline |L-R| model, {result.n_patients} {where} ({result.n_positive} ICAS):")
+    print(f"patient AUROC {result.auroc:.3f} [{low:.3f}, {high:.3f}] (95%, patient bootstrap)")
+    if seconds is not None:
+        print(f"baseline_seconds={seconds:.1f}")
+    print(f"baseline_auroc={result.auroc:.4f} ci_low={low:.4f} ci_high={high:.4f}")
+
+
 def main(argv: list[str] | None = None) -> BaselineResult:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path, help="a make_benchmark.py folder")
     parser.add_argument("--seed", type=int, help="CV folds and bootstrap (default: the manifest's)")
     args = parser.parse_args(argv)
     result = baseline(args.out, seed=args.seed)
-    where = "test patients" if result.mode == "test" else "patients, 5-fold CV pooled"
-    low, high = result.interval
-    print(f"baseline |L-R| model, {result.n_patients} {where} ({result.n_positive} ICAS):")
-    print(f"patient AUROC {result.auroc:.3f} [{low:.3f}, {high:.3f}] (95%, patient bootstrap)")
-    print(f"baseline_auroc={result.auroc:.4f} ci_low={low:.4f} ci_high={high:.4f}")
+    print_result(result)
     return result
 
 
