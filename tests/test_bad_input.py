@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ComposeFn, make_toy_dataset, write_image
-from thermal_icas.core.data.preprocess import load_usable
+from thermal_icas.core.data.reading import Reading
 from thermal_icas.core.errors import DatasetError
 from thermal_icas.train.pipeline import run
 
@@ -201,7 +201,7 @@ def test_a_jpeg_missing_its_last_bytes_is_refused(tmp_path: Path, progressive: i
     noise = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
     whole = cv2.imencode(".jpg", noise, [cv2.IMWRITE_JPEG_PROGRESSIVE, progressive])[1].tobytes()
     (tmp_path / "whole.jpg").write_bytes(whole + b"camera trailer")
-    assert load_usable(str(tmp_path / "whole.jpg")).shape == (48, 64, 3)
+    assert Reading()(tmp_path / "whole.jpg")[0].shape == (48, 64, 3)
     (tmp_path / "cut.jpg").write_bytes(whole[:-2])
     with pytest.raises(DatasetError, match=r"cut\.jpg' is a truncated"):
-        load_usable(str(tmp_path / "cut.jpg"))
+        Reading()(tmp_path / "cut.jpg")

@@ -6,18 +6,23 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from thermal_icas.core.data.imageio import load_rgb
 from thermal_icas.core.data.preprocess import to_uint8
+from thermal_icas.core.data.reading import Reading
 from thermal_icas.core.masks.masking import Masking
 
 
 def contact_sheet(
-    paths: Sequence[str], masking: Masking, background: np.ndarray, tile: int = 128
+    paths: Sequence[str],
+    masking: Masking,
+    background: np.ndarray,
+    reading: Reading,
+    tile: int = 128,
 ) -> np.ndarray:
-    """An (len(paths) * tile, 3 * tile, 3) uint8 RGB sheet, one row per image."""
+    """An (len(paths) * tile, 3 * tile, 3) uint8 RGB sheet, one row per image, each read as the
+    run reads it (palette, temperature window)."""
     rows = []
     for path in paths:
-        image = load_rgb(path)
+        image = reading(path)[0]
         masked = masking.apply(path, image, background)
         mask = masked.mask if masked.mask is not None else np.ones(image.shape[:2], np.float32)
         panels = [image, np.repeat(mask[:, :, None], 3, axis=2), masked.image]

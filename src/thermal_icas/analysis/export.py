@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from thermal_icas.analysis.trained_run import TrainedRun
 from thermal_icas.core import run_files
 from thermal_icas.core.data.preprocess import Preprocessor
+from thermal_icas.core.data.reading import Reading
 from thermal_icas.core.errors import ConfigError
 from thermal_icas.core.models.heads import ThermalClassifier
 
@@ -109,6 +110,7 @@ def preprocess_spec(run: TrainedRun, preprocessor: Preprocessor) -> dict[str, An
             **OmegaConf.to_container(cfg.mask, resolve=True),
             "background_rgb": preprocessor.background().tolist(),
         },
+        "reading": _reading(preprocessor.reading),
         "palette": {
             "palette": cfg.data.palette,
             "max_distance": cfg.data.palette_max_distance,
@@ -137,11 +139,30 @@ def preprocess_spec(run: TrainedRun, preprocessor: Preprocessor) -> dict[str, An
     }
 
 
+def _reading(reading: Reading) -> dict[str, Any]:
+    """What the files hold and, for temperatures, the window the model saw them through."""
+    if not reading.temperature:
+        return {"format": reading.format}
+    scale = reading.reader.counts_to_celsius if reading.reader is not None else None
+    return {
+        "format": reading.format,
+        "temperature_window_celsius": [reading.window.low, reading.window.high],
+        "counts_to_celsius": None if scale is None else list(scale),
+    }
+
+
 def _steps(preprocessor: Preprocessor) -> list[str]:
     """The run's preprocessing in order, as `Preprocessor` applies it."""
-    size = preprocessor.image_size
-    steps = ["decode as RGB in [0, 1] (thermal_icas.core.data.imageio.load_rgb)"]
-    if preprocessor.palette is not None:
+    size, reading = preprocessor.image_size, preprocessor.reading
+    if reading.temperature:
+        low, high = reading.window.low, reading.window.high
+        steps = [
+            f"read deg C (data.format={reading.format}: thermal_icas.core.data.temperature), "
+            f"map [{low:g}, {high:g}] deg C to [0, 1], clipped, in all 3 channels"
+        ]
+    else:
+        steps = ["decode as RGB in [0, 1] (thermal_icas.core.data.imageio.load_rgb)"]
+    if reading.palette is not None:
         steps.append("palette: each pixel to its position on the palette, in all 3 channels")
     steps.append("mask at native resolution; background pixels take mask.background_rgb")
     if preprocessor.normalize == "face":

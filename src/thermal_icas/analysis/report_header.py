@@ -121,13 +121,25 @@ def _levers(cfg: Mapping) -> list[tuple[str, str]]:
         ("attention", _lever(cfg.get("attention"), "layer")),
         ("asymmetry", _lever(cfg.get("asymmetry"), "fusion", "align")),
         ("clinical", _clinical(cfg.get("clinical"), data)),
+        ("features", _lever(cfg.get("features"), "use", "model")),
+        ("rule", _lever(cfg.get("rule"), "region", "threshold_celsius")),
         ("training", f"stage 1: {first}; fine-tuning ({mode}): {epochs} epochs"),
         ("loss", "not used (stage 1 skipped)" if skip else _name(cfg.get("loss"))),
         ("model", f"{model.get('backbone')}, pretrained {model.get('pretrained')}"),
         ("image size", f"{data.get('image_size')} px"),
+        ("format", _format(data)),
         ("palette", str(data.get("palette"))),
         ("seed", str(cfg.get("seed"))),
     ]
+
+
+def _format(data: Mapping) -> str:
+    """What the files held and, for temperatures, the window the model saw them through."""
+    found = str(data.get("format", "image"))
+    if found == "image":
+        return found
+    low, high = data.get("temperature_window") or (None, None)
+    return f"{found}, window {low}-{high} deg C"
 
 
 def _clinical(node: object, data: Mapping) -> str:

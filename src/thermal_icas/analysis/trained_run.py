@@ -19,7 +19,9 @@ from thermal_icas.analysis.resolvers import register
 from thermal_icas.core import run_files
 from thermal_icas.core.data.classes import ClassInfo
 from thermal_icas.core.data.preprocess import Preprocessor
+from thermal_icas.core.data.reading import Reading
 from thermal_icas.core.data.splits import SPLIT_POSITIVE
+from thermal_icas.core.data.temperature import DEFAULT_WINDOW
 from thermal_icas.core.errors import PretrainedWeightsError
 from thermal_icas.core.evaluation import EvalSettings
 from thermal_icas.core.explain.maps import CAM_METHODS
@@ -106,9 +108,19 @@ class TrainedRun:
             data.mean,
             data.std,
             instantiate(self.cfg.asymmetry),
+            self.reading(),
+            data.get("normalize", "dataset"),
+        )
+
+    def reading(self) -> Reading:
+        """How the run read its files (runs older than `data.format` read pictures)."""
+        data = self.cfg.data
+        return Reading(
+            data.get("format", "image"),
+            data.get("temperature_window", DEFAULT_WINDOW),
+            data.get("counts_to_celsius"),
             data.palette,
             data.palette_max_distance,
-            data.get("normalize", "dataset"),
         )
 
     @property
@@ -171,13 +183,21 @@ def load_run(ckpt_path: str | Path, device: torch.device | str = "cpu") -> Train
 
 
 def _refuse_clinical(directory: Path) -> None:
-    """A clinical arm's scores need each patient's covariates, which images alone lack."""
+    """A clinical, regional or rule arm's scores need each patient's table, which images alone
+    lack."""
     config = directory / run_files.CONFIG
-    clinical = OmegaConf.load(config).get("clinical") if config.is_file() else None
+    saved = OmegaConf.load(config) if config.is_file() else OmegaConf.create()
+    clinical, features = saved.get("clinical"), saved.get("features")
     if clinical is not None:
         raise PretrainedWeightsError(
             f"'{directory}' is a clinical={clinical.use} run: its scores need each patient's "
             "clinical covariates, which predict.py does not take; use a run without clinical"
+        )
+    if features is not None or saved.get("rule") is not None:
+        arm = "rule" if features is None else f"features=regions ({features.use})"
+        raise PretrainedWeightsError(
+            f"'{directory}' is a {arm} run: its scores need each patient's regional table, "
+            "which predict.py does not build; use an image arm's run"
         )
 
 

@@ -15,7 +15,6 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from thermal_icas.core.data.imageio import load_rgb
 from thermal_icas.core.errors import USER_ERRORS, DatasetError
 from thermal_icas.train.config import compose_config, project_root
 
@@ -80,6 +79,7 @@ def export_masks(cfg: DictConfig) -> None:
     """conf/export_masks.yaml: one 8-bit PNG mask (0-255) per image of data_dir at its own size,
     in out_dir/<relative path>.png, beside out_dir/contact_sheet.png (image | mask | masked)."""
     from thermal_icas.analysis.contact_sheet import contact_sheet
+    from thermal_icas.core.data.reading import Reading
     from thermal_icas.core.data.records import list_images
     from thermal_icas.core.masks.cache import mask_to_uint8
     from thermal_icas.core.masks.masking import Masking
@@ -91,9 +91,17 @@ def export_masks(cfg: DictConfig) -> None:
     if not paths:
         raise SystemExit(f"error: data_dir '{data_dir}' holds no images")
     masking: Masking = instantiate(cfg.mask)
-    coverages, fallbacks = [], 0
+    reading = Reading(cfg.format, cfg.temperature_window, cfg.counts_to_celsius)
+    masking.read_as(reading.key())
+    coverages, fallbacks, skipped, done = [], 0, 0, []
     for path in paths:
-        image = load_rgb(path)
+        try:
+            image = reading(path)[0]
+        except DatasetError as error:
+            print(f"skipped: {error}", file=sys.stderr)
+            skipped += 1
+            continue
+        done.append(path)
         result = masking.mask_for(str(path), image)
         mask = result.mask if result.mask is not None else np.ones(image.shape[:2], np.float32)
         target = (out_dir / path.relative_to(data_dir)).with_suffix(".png")
@@ -101,10 +109,16 @@ def export_masks(cfg: DictConfig) -> None:
         cv2.imwrite(str(target), mask_to_uint8(mask))
         coverages.append(float(mask.mean()))
         fallbacks += result.fallback
-    sample = [str(p) for p in paths[:: max(1, len(paths) // cfg.sheet_images)]][: cfg.sheet_images]
-    sheet = contact_sheet(sample, masking, masking.background(cfg.mean, cfg.std))
+    if not done:
+        raise SystemExit(f"error: no image of '{data_dir}' could be read")
+    step = max(1, len(done) // cfg.sheet_images)
+    sample = [str(p) for p in done[::step]][: cfg.sheet_images]
+    sheet = contact_sheet(sample, masking, masking.background(cfg.mean, cfg.std), reading)
     cv2.imwrite(str(out_dir / "contact_sheet.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
-    print(f"images={len(paths)} fallbacks={fallbacks} mean_coverage={np.mean(coverages):.4f}")
+    print(
+        f"images={len(paths)} skipped={skipped} fallbacks={fallbacks} "
+        f"mean_coverage={np.mean(coverages):.4f}"
+    )
     print(f"masks written to {out_dir}")
 
 
@@ -134,5 +148,5 @@ def preview(argv: Sequence[str], prog: str) -> None:
     cv2.imwrite(str(args.out), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
     print(
         f"wrote {args.out} ({len(data.rows)} images; native size of the first: "
-        f"{load_rgb(data.rows[0][0].path).shape[:2]})"
+        f"{data.reading(data.rows[0][0].path)[0].shape[:2]})"
     )

@@ -24,7 +24,7 @@ from thermal_icas.core.masks.base import FaceMask
 from thermal_icas.core.memory import StepProfile, StepSizes, check_training_step, profile_encoder
 from thermal_icas.core.models.encoder import explain_layer
 from thermal_icas.core.ranges import is_integer, is_number, require
-from thermal_icas.train.clinical.only import check_model
+from thermal_icas.train.tabular import Tables
 
 register()
 
@@ -75,7 +75,15 @@ LEVERS_ON = {
     "asymmetry": "asymmetry=on",
     "attention": "attention=on",
     "clinical": "clinical=only or clinical=fused",
+    "features": "features=regions",
+    "rule": "rule=capistrant",
 }
+
+
+def tables_of(cfg: DictConfig) -> Tables:
+    """The `clinical`, `features` and `rule` levers, checked together (`Tables`)."""
+    nodes = (cfg.get(lever) for lever in ("clinical", "features", "rule"))
+    return Tables(*(None if node is None else instantiate(node) for node in nodes))
 
 
 def check_settings(cfg: DictConfig) -> None:
@@ -86,12 +94,11 @@ def check_settings(cfg: DictConfig) -> None:
         if node is not None and "_target_" not in node:
             keys = ", ".join(f"{lever}.{key}" for key in node)
             raise ConfigError(f"{keys} set while {lever} is off: add {on}")
-    if cfg.get("clinical") is not None and cfg.clinical.use == "only":
-        check_model(cfg.clinical.model)
-    if cfg.get("clinical") is not None and cfg.eval.get("shift_dir"):
+    tables = tables_of(cfg)
+    if tables.use is not None and cfg.eval.get("shift_dir"):
         raise ConfigError(
-            "eval.shift_dir scores images alone, and a clinical arm's scores need each "
-            "patient's covariates: run the other camera's test without clinical"
+            "eval.shift_dir scores images alone, and an arm with clinical, regional or rule "
+            "scores needs each patient's table: run the other camera's test without them"
         )
     check_image_size(cfg)
     explain_layer(cfg.explain.layer, cfg.data.image_size)

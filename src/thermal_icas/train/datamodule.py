@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -29,10 +30,12 @@ from thermal_icas.core.data.confound import (
 )
 from thermal_icas.core.data.duplicates import report_duplicates, screen_duplicates
 from thermal_icas.core.data.preprocess import Preprocessor, write_skipped
+from thermal_icas.core.data.reading import Reading
 from thermal_icas.core.data.records import ImageRecord
 from thermal_icas.core.data.sites import Sites
 from thermal_icas.core.data.splits import permute_labels, write_splits
 from thermal_icas.core.data.synthetic import SyntheticSpec, ensure_dataset
+from thermal_icas.core.errors import ConfigError
 from thermal_icas.core.masks.masking import Masking
 from thermal_icas.core.memory import check_cache
 from thermal_icas.train.loaders import SplitLoaders
@@ -50,6 +53,8 @@ class ThermalData(SplitLoaders, L.LightningDataModule):
     With `test_dir`, data_dir is split into train/val only and test_dir is the test split.
     With `num_folds`, fold `fold` of a patient-grouped stratified k-fold is the test split.
     With `permute_labels`, the train and val patients' labels are shuffled (a null run).
+    `reading` holds how files are read (`Reading`: `format`, `temperature_window`,
+    `counts_to_celsius`, `palette`, `palette_max_distance`).
     Each stage sets its batch size (`for_stage`); under DDP each process loads its share, at
     that batch size, of the processes its trainer has.
     """
@@ -83,36 +88,35 @@ class ThermalData(SplitLoaders, L.LightningDataModule):
         std: Sequence[float],
         mask: Masking,
         asymmetry: Asymmetry | None,
-        palette: str = "none",
-        palette_max_distance: float = 10.0,
         normalize: str = "dataset",
         clinical_csv: str | None = None,
         synthetic: SyntheticSpec,
         cache_dir: str,
+        **reading: Any,
     ) -> None:
         super().__init__()
         self.data_dir = data_dir
-        self.test_dir = test_dir
-        self.split_file = split_file
+        self.test_dir, self.split_file = test_dir, split_file
         self.positive_class = positive_class
         self.patient_regex = patient_regex
         self.patient_from = patient_from
-        self.duplicate_distance = duplicate_distance
-        self.on_duplicates = on_duplicates
+        self.duplicate_distance, self.on_duplicates = duplicate_distance, on_duplicates
         self.on_confound = check_setting(on_confound)
         self.split_fractions = dict(split)
         self.split_seed = split_seed
-        self.num_folds = num_folds
-        self.fold = fold
+        self.num_folds, self.fold = num_folds, fold
         self.permute_labels = permute_labels
         self.clinical_csv = clinical_csv
         self.sites = Sites(site_from, site_regex, site_column, clinical_csv)
         self.site_folds = site_folds
+        self.reading = Reading(**reading)
         self.preprocessor = Preprocessor(
-            mask, image_size, mean, std, asymmetry, palette, palette_max_distance, normalize
+            mask, image_size, mean, std, asymmetry, self.reading, normalize
         )
         self.synthetic, self.cache_dir = synthetic, Path(cache_dir)
-        self.init_loading(augment, augment_on, num_workers)
+        _check_embedded_format(data_dir, synthetic, self.reading)
+        span = self.reading.window.span if self.reading.temperature else None
+        self.init_loading(augment, augment_on, num_workers, span)
         self._unset()
 
     def _unset(self) -> None:
@@ -160,6 +164,8 @@ class ThermalData(SplitLoaders, L.LightningDataModule):
             self.duplicate_distance,
             self.on_duplicates,
             self.classes.names,
+            self.reading.appearance,
+            self.reading.appearance_key(),
         )
         self.rows = assign_splits(
             usable,
@@ -174,8 +180,7 @@ class ThermalData(SplitLoaders, L.LightningDataModule):
         self.duplicate_pairs = len(pairs)
         report_duplicates(pairs, self.rows, self.classes.names)
         check_both_classes(self.rows, self.classes)
-        self.acquisition = audit_rows(self.rows, self.cache_dir, self.split_seed)
-        check(self.acquisition, self.on_confound)
+        self._audit()
         self.images = processed.images
         self.faces = processed.faces
         self.mask_coverage = processed.coverage
@@ -190,6 +195,12 @@ class ThermalData(SplitLoaders, L.LightningDataModule):
         else:
             self.labels = torch.tensor([r.label for r, _ in self.rows])
         log_splits(self.rows, self.classes)
+
+    def _audit(self) -> None:
+        """How the images were captured, by class (`confound`): logged, or the run stopped."""
+        look, key = self.reading.appearance, self.reading.appearance_key()
+        self.acquisition = audit_rows(self.rows, self.cache_dir, self.split_seed, look, key)
+        check(self.acquisition, self.on_confound)
 
     def mask_summary(self) -> dict[str, float]:
         """Mask coverage and fallbacks per split and overall, and the images skipped."""
@@ -246,3 +257,18 @@ class ThermalData(SplitLoaders, L.LightningDataModule):
             write_differences(run_dir / run_files.ACQUISITION, self.acquisition, names)
         if self.skipped:
             write_skipped(run_dir / run_files.SKIPPED, self.skipped)
+
+
+def _check_embedded_format(
+    data_dir: str | None, synthetic: SyntheticSpec, reading: Reading
+) -> None:
+    """The embedded data are read as what they hold: pictures, or the twin's deg C arrays."""
+    if data_dir is not None:
+        return
+    wanted = "celsius" if synthetic.format == "celsius" else "image"
+    if reading.format != wanted:
+        raise ConfigError(
+            f"data.format={reading.format} cannot read the embedded data "
+            f"(data.synthetic.format={synthetic.format}): use data.format={wanted}; their "
+            "radiometric twin is data.synthetic.format=celsius with data.format=celsius"
+        )

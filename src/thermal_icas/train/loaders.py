@@ -39,13 +39,20 @@ class SplitLoaders:
     indices: Callable[[str], list[int]]
 
     def init_loading(
-        self, augment: Mapping[str, object], augment_on: str, num_workers: int | str
+        self,
+        augment: Mapping[str, object],
+        augment_on: str,
+        num_workers: int | str,
+        temperature_span: float | None = None,
     ) -> None:
-        """`data.augment`, `data.augment_on` and `data.num_workers`; the batch size and views
-        per image are each stage's (`for_stage`)."""
+        """`data.augment`, `data.augment_on` and `data.num_workers`, and for images of a
+        temperature window its width in deg C; the batch size and views per image are each
+        stage's (`for_stage`)."""
         self.augment_on_device = resolve_augment_on(augment_on)
         self.num_workers = resolve_workers(num_workers, self.augment_on_device)
         self.augment = AugmentConfig(**{k: _tuple(v) for k, v in augment.items()})
+        if temperature_span is not None:
+            self.augment = self.augment.for_temperatures(temperature_span)
         self.batch_size = 32
         self.views = 1
         self._device_batches: DeviceBatches | None = None

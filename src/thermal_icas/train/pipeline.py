@@ -32,9 +32,7 @@ from thermal_icas.core.models.checkpoint import load_encoder
 from thermal_icas.core.models.encoder import ThermalEncoder
 from thermal_icas.core.models.heads import ThermalClassifier
 from thermal_icas.train import resume
-from thermal_icas.train.clinical import Clinical
-from thermal_icas.train.clinical.only import clinical_only
-from thermal_icas.train.config import check_settings
+from thermal_icas.train.config import check_settings, tables_of
 from thermal_icas.train.datamodule import ThermalData
 from thermal_icas.train.hparams import log_hparams
 from thermal_icas.train.lit import stages
@@ -76,8 +74,8 @@ def sweep_objective(metrics: dict[str, float]) -> float | None:
 
 
 def train_and_test(cfg: DictConfig) -> tuple[ThermalClassifier | None, dict[str, float]]:
-    """The whole run; returns the tested classifier (best checkpoint; None for clinical=only,
-    which trains no network) and the metrics."""
+    """The whole run; returns the tested classifier (best checkpoint; None for the tables alone
+    or the rule, which train no network) and the metrics."""
     output_dir = Path(cfg.paths.output_dir)
     refuse_finished(output_dir)
     if rank_zero_only.rank != 0:
@@ -103,17 +101,14 @@ def _train_and_test(
     loggers: list[Logger] = stages.instantiate_all(cfg.get("logger"))
     summary = data.mask_summary()
     metrics = {key: summary[key] for key in DATA_METRICS if key in summary}
-    clinical: Clinical | None = instantiate(cfg.clinical) if cfg.get("clinical") else None
-    features = None if clinical is None else clinical.features(data)
-
-    if clinical is not None and clinical.use == "only":
+    tables = tables_of(cfg)
+    if tables.use in ("only", "rule"):
         classifier = None
         settings: EvalSettings = instantiate(cfg.eval)
-        metrics.update(
-            clinical_only(data, features, clinical.model, cfg.seed, settings, output_dir)
-        )
+        metrics.update(tables.run_alone(data, cfg.seed, settings, output_dir))
     else:
-        covariates = None if features is None else Clinical.per_image(features, data)
+        features = tables.features(data, output_dir)
+        covariates = None if features is None else features.per_image(data)
         classifier, results = train_on_images(cfg, data, loggers, covariates)
         metrics.update(results)
         metrics["run/backbone_lr_scale"] = stages.backbone_lr_scale(cfg)

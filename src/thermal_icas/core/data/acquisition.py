@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from thermal_icas.core.data.imageio import load_rgb
+from thermal_icas.core.data.imageio import Look, load_rgb
 from thermal_icas.core.data.palette import palette_lab, to_lab
 from thermal_icas.core.masks.content import ContentBasedMask
 
@@ -53,10 +53,10 @@ CATEGORICAL = ("format", "mode", "camera", "palette")
 Properties = dict[str, float | str]
 
 
-def image_properties(path: str | Path) -> Properties:
-    """One image's acquisition properties; what a file does not record is nan (numeric) or
-    an empty string (categorical)."""
-    found: Properties = {**_header(Path(path)), **_pixels(load_rgb(path))}
+def image_properties(path: str | Path, look: Look = load_rgb) -> Properties:
+    """One image's acquisition properties, its pixels as they `look` (`Reading.appearance`);
+    what a file does not record is nan (numeric) or an empty string (categorical)."""
+    found: Properties = {**_header(Path(path)), **_pixels(look(path))}
     return {name: found.get(name, math.nan) for name in NUMERIC} | {
         name: str(found.get(name, "")) for name in CATEGORICAL
     }
@@ -132,19 +132,26 @@ class PropertyCache:
     """One JSON file per image content under `root`, shared by runs (written atomically, so
     two runs on one new folder never read half a file)."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        look: Look = load_rgb,
+        look_key: str = "",
+    ) -> None:
         self.root = Path(root)
+        self.look = look
+        self.look_key = f":{look_key}" if look_key else ""
 
     def __call__(self, path: str | Path) -> Properties:
         digest = hashlib.sha1(Path(path).read_bytes())
-        digest.update(f"acquisition:{ACQUISITION_VERSION}".encode())
+        digest.update(f"acquisition:{ACQUISITION_VERSION}{self.look_key}".encode())
         name = digest.hexdigest()
         file = self.root / name[:2] / f"{name}.json"
         try:
             return json.loads(file.read_text())
         except (OSError, ValueError):
             pass
-        found = image_properties(path)
+        found = image_properties(path, self.look)
         file.parent.mkdir(parents=True, exist_ok=True)
         partial = file.with_name(f".{file.name}.{uuid.uuid4().hex}")
         partial.write_text(json.dumps(found))

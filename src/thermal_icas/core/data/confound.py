@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from thermal_icas.core.data.acquisition import CATEGORICAL, NUMERIC, Properties, PropertyCache
+from thermal_icas.core.data.imageio import Look, load_rgb
 from thermal_icas.core.data.records import ImageRecord
 from thermal_icas.core.errors import ConfigError, DatasetError
 from thermal_icas.core.evaluation.bootstrap import NAN_INTERVAL, BootstrapSettings, Interval
@@ -149,10 +150,15 @@ def check_setting(on_confound: str) -> str:
 
 
 def audit_rows(
-    rows: Sequence[tuple[ImageRecord, str]], cache_dir: Path, seed: int
+    rows: Sequence[tuple[ImageRecord, str]],
+    cache_dir: Path,
+    seed: int,
+    look: Look = load_rgb,
+    look_key: str = "",
 ) -> AcquisitionAudit:
-    """The audit of a run's images, every split (their properties cached under `cache_dir`)."""
-    properties = PropertyCache(cache_dir / "acquisition")
+    """The audit of a run's images, every split, their pixels as they `look` (properties cached
+    under `cache_dir`)."""
+    properties = PropertyCache(cache_dir / "acquisition", look, look_key)
     records = [record for record, _ in rows]
     found = [properties(record.path) for record in records]
     return audit(found, [r.patient for r in records], [r.label for r in records], seed)

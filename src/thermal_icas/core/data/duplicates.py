@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 from scipy.spatial import cKDTree
 
-from thermal_icas.core.data.imageio import load_rgb
+from thermal_icas.core.data.imageio import Look, load_rgb
 from thermal_icas.core.data.records import ImageRecord
 from thermal_icas.core.errors import ConfigError, DatasetError
 
@@ -61,11 +61,12 @@ class DuplicatePair:
         return text
 
 
-def image_hash(path: str | Path) -> np.ndarray:
-    """The pHash bits of an image as the run decodes it (upright, 16-bit scaled), grey; shrunk
-    first to the size pHash reads (4 x HASH_SIZE), which makes it cheap at any resolution."""
+def image_hash(path: str | Path, look: Look = load_rgb) -> np.ndarray:
+    """The pHash bits of an image as the run decodes it (upright, 16-bit scaled, temperatures in
+    their window), grey; shrunk first to the size pHash reads (4 x HASH_SIZE), which makes it
+    cheap at any resolution."""
     side = 4 * HASH_SIZE
-    small = cv2.resize(load_rgb(path), (side, side), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(look(path), (side, side), interpolation=cv2.INTER_AREA)
     picture = Image.fromarray(np.rint(small.mean(axis=2) * 255).astype(np.uint8))
     return imagehash.phash(picture, hash_size=HASH_SIZE).hash.ravel()
 
@@ -74,14 +75,16 @@ class HashCache:
     """Hashes stored by file content, like the masks: one small file per image, shared across
     runs, so a run decodes an image for its hash once."""
 
-    def __init__(self, root: str | Path | None) -> None:
+    def __init__(self, root: str | Path | None, look: Look = load_rgb, look_key: str = "") -> None:
         self.root = None if root is None else Path(root)
+        self.look = look
+        self.look_key = f":{look_key}" if look_key else ""
 
     def __call__(self, path: str | Path) -> np.ndarray:
         if self.root is None:
-            return image_hash(path)
+            return image_hash(path, self.look)
         digest = hashlib.sha1(Path(path).read_bytes())
-        digest.update(f"{CACHE_VERSION}:{HASH_SIZE}".encode())
+        digest.update(f"{CACHE_VERSION}:{HASH_SIZE}{self.look_key}".encode())
         name = digest.hexdigest()
         stored = self.root / name[:2] / f"{name}.txt"
         bits = HASH_SIZE * HASH_SIZE
@@ -89,7 +92,7 @@ class HashCache:
             text = stored.read_text().strip()
             if len(text) == bits // 4:
                 return np.unpackbits(np.frombuffer(bytes.fromhex(text), np.uint8)).astype(bool)
-        bits_of = image_hash(path)
+        bits_of = image_hash(path, self.look)
         stored.parent.mkdir(parents=True, exist_ok=True)
         temporary = stored.with_name(f".{uuid.uuid4().hex}.txt")
         temporary.write_text(np.packbits(bits_of).tobytes().hex())
@@ -123,11 +126,14 @@ def screen_duplicates(
     max_distance: int,
     on_duplicates: str,
     class_names: Sequence[str],
+    look: Look = load_rgb,
+    look_key: str = "",
 ) -> tuple[list[tuple[ImageRecord, str | None]], list[DuplicatePair]]:
     """The images to split (patients merged with `merge`) and the pairs found across
-    patients; hashes are cached under cache_dir/hashes."""
+    patients; hashes of the images as they `look` are cached under cache_dir/hashes."""
     records = [record for record, _ in candidates]
-    pairs = find_duplicates(records, HashCache(cache_dir / "hashes"), max_distance)
+    hashes = HashCache(cache_dir / "hashes", look, look_key)
+    pairs = find_duplicates(records, hashes, max_distance)
     return resolve_duplicates(candidates, pairs, on_duplicates, class_names), pairs
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from thermal_icas.core.errors import DatasetError
+
+# a file as it looks, HxWx3 float32 in [0, 1]: `load_rgb`, or a run's `Reading.appearance`
+Look = Callable[[str | Path], np.ndarray]
 
 
 def load_rgb(path: str | Path) -> np.ndarray:

@@ -11,12 +11,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import Tensor, nn
 
 from thermal_icas.core.asymmetry import Asymmetry, align_on_midline
-from thermal_icas.core.data.imageio import load_rgb
 from thermal_icas.core.data.palette import PaletteInverter
+from thermal_icas.core.data.reading import Reading
 from thermal_icas.core.data.transforms import eval_transform
 from thermal_icas.core.errors import ConfigError, DatasetError
 from thermal_icas.core.masks.base import FaceMask
@@ -68,8 +67,9 @@ def face_locator(masking: Masking) -> FaceMask:
 
 class Preprocessor:
     """How a run turns image files into model inputs, the same in training and in
-    `predict.py`: masked at native size, turned upright and centred on the midline for the
-    asymmetry arms, resized and kept as uint8; `eval_transform` then normalises them."""
+    `predict.py`: read (`Reading`: pictures, palettes, temperatures in their window), masked at
+    native size, turned upright and centred on the midline for the asymmetry arms, resized and
+    kept as uint8; `eval_transform` then normalises them."""
 
     def __init__(
         self,
@@ -78,8 +78,7 @@ class Preprocessor:
         mean: Sequence[float],
         std: Sequence[float],
         asymmetry: Asymmetry | None = None,
-        palette: str = "none",
-        palette_max_distance: float = 10.0,
+        reading: Reading | None = None,
         normalize: str = "dataset",
     ) -> None:
         if normalize not in NORMALIZATIONS:
@@ -91,8 +90,14 @@ class Preprocessor:
         self.std = tuple(std)
         # the asymmetry arms compare the halves: faces upright, centred on their midline
         self.on_midline = asymmetry is not None
-        # pseudo-colour images back to relative temperature; none: pixels as given
-        self.palette = None if palette == "none" else PaletteInverter(palette, palette_max_distance)
+        self.reading = reading if reading is not None else Reading()
+        mask.read_as(self.reading.key())
+        if self.reading.temperature and isinstance(mask.method, ContentBasedMask):
+            log.info(
+                "data.format=%s: the content mask keeps skin above %.1f deg C",
+                self.reading.format,
+                float(self.reading.window.to_celsius(mask.method.threshold)),
+            )
 
     def background(self) -> np.ndarray:
         """The value of non-face pixels, per channel, in [0, 1]."""
@@ -106,7 +111,7 @@ class Preprocessor:
             self.image_size,
             face_locator(self.mask),
             centre=self.on_midline,
-            palette=self.palette,
+            reading=self.reading,
             per_face=self.normalize == "face",
         )
 
@@ -121,18 +126,19 @@ def preprocess_all(
     image_size: int,
     face_locator: FaceMask,
     centre: bool = False,
-    palette: PaletteInverter | None = None,
+    reading: Reading | None = None,
     per_face: bool = False,
 ) -> PreprocessedImages:
     """Mask at native resolution (where the face outline is sharpest), then resize and stack.
 
-    `face_locator` finds the face region that focus metrics score maps against, the same for
-    every mask option (the run's mask itself when it is that locator). With `centre`, each
+    `reading` turns each file into its picture (`Reading`; the default reads pictures as they
+    are). `face_locator` finds the face region that focus metrics score maps against, the same
+    for every mask option (the run's mask itself when it is that locator). With `centre`, each
     face is also turned upright and padded so that its midline becomes the centre column,
-    where the asymmetry arms split it into halves. With `palette`, each pseudo-colour image is
-    first turned into its relative temperature (one channel, repeated three times). With
-    `per_face`, each face's pixels are standardised on their own (`standardize_face`).
+    where the asymmetry arms split it into halves. With `per_face`, each face's pixels are
+    standardised on their own (`standardize_face`).
     """
+    reading = reading if reading is not None else Reading()
     log.info("Preprocessing %d images at %dx%d", len(paths), image_size, image_size)
     images = torch.empty((len(paths), 3, image_size, image_size), dtype=torch.uint8)
     faces = torch.empty((len(paths), image_size, image_size), dtype=torch.uint8)
@@ -143,16 +149,14 @@ def preprocess_all(
     skipped: list[tuple[str, str]] = []
     for position, path in enumerate(paths):
         try:
-            image = load_usable(path)
+            image, far = reading(path)
         except DatasetError as error:
             log.warning("Skipped: %s", error)
             skipped.append((str(path), str(error)))
             continue
         i = len(kept)
         kept.append(position)
-        if palette is not None:
-            temperature, off_palette[i] = palette(image)
-            image = np.repeat(temperature[..., None], 3, axis=2)
+        off_palette[i] = far
         masked = masking.apply(path, image, background)
         picture = masked.image
         face = masked.mask if face_locator is masking.method else face_locator.compute(image).mask
@@ -168,6 +172,7 @@ def preprocess_all(
             coverage[i] = float(masked.mask.mean())
             fallback[i] = masked.fallback
     n = len(kept)
+    palette = reading.palette
     far = off_palette[:n] if palette is not None else None
     _warn_about(fallback[:n], far, palette)
     return PreprocessedImages(images[:n], faces[:n], coverage[:n], fallback[:n], kept, skipped, far)
@@ -205,36 +210,6 @@ def standardize_face(image: np.ndarray, face: np.ndarray) -> np.ndarray:
     spread = max(float(values.std()), 1e-3)
     scaled = FACE_MEAN + FACE_SPREAD * (image - float(values.mean())) / spread
     return np.where(face[..., None], np.clip(scaled, 0, 1), image).astype(image.dtype)
-
-
-def load_usable(path: str) -> np.ndarray:
-    """The decoded image, or a DatasetError naming the file when it cannot be trained on."""
-    fault = _jpeg_fault(path)
-    if fault is not None:
-        raise DatasetError(f"'{path}' is a truncated or corrupt JPEG ({fault})")
-    image = load_rgb(path)
-    if float(image.max()) == 0.0:
-        raise DatasetError(f"'{path}' is all black (no thermal signal)")
-    return image
-
-
-def _jpeg_fault(path: str) -> str | None:
-    """Why a JPEG (by its content, whatever the file's name) does not decode to its end, or None.
-
-    OpenCV decodes a truncated JPEG with the missing rows grey and no error; Pillow's decoder
-    raises on one, and ignores an EXIF thumbnail's end marker and bytes after the image's end
-    (a camera's trailer). What Pillow does not take for a JPEG is left to OpenCV to judge.
-    """
-    try:
-        with Image.open(path, formats=["JPEG"]) as image:
-            # decoding at 1/8 scale still reads the whole scan, at a third of the cost
-            image.draft(None, (1, 1))
-            image.load()
-    except UnidentifiedImageError:
-        return None
-    except OSError as error:
-        return str(error)
-    return None
 
 
 def write_skipped(path: Path, skipped: Sequence[tuple[str, str]]) -> None:

@@ -14,7 +14,8 @@ from thermal_icas.core.errors import ConfigError, DatasetError
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
+# pictures, and .npy arrays of temperatures (data.format=celsius)
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy"})
 # data.patient_from: where a patient id is read
 PATIENT_SOURCES = ("filename", "folder", "auto")
 # ids look per-image when more than this share of them has a single image, in a dataset of at

@@ -30,6 +30,7 @@ GENERATOR_VERSION = 1
 
 CLASS_DIRS = {1: "icas", 0: "non_icas"}
 JPEG_QUALITY = 92
+FORMATS = ("image", "celsius")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class SyntheticSpec:
     signal: float = 1.0
     palette: str = "inferno"
     seed: int = 0
+    # image: pseudo-colour JPEGs through `palette`; celsius: the radiometric twin, the same
+    # faces as float32 deg C arrays (.npy), read with data.format=celsius
+    format: str = "image"
 
     def __post_init__(self) -> None:
         # Config loaders hand over lists and ints where tuples and floats are declared; normalise
@@ -58,6 +62,7 @@ class SyntheticSpec:
             "signal": float(self.signal),
             "palette": str(self.palette),
             "seed": int(self.seed),
+            "format": str(self.format),
         }
         for name, value in normalised.items():
             object.__setattr__(self, name, value)
@@ -72,6 +77,8 @@ def _validate(spec: SyntheticSpec) -> None:
         raise ValueError(f"positive_fraction must be in [0, 1] and signal >= 0: {spec}")
     if spec.palette not in PALETTES:
         raise ValueError(f"palette must be one of {sorted(PALETTES)}, got {spec.palette!r}")
+    if spec.format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {spec.format!r}")
     if spec.height < 16 or spec.width < 16:
         raise ValueError("images must be at least 16x16")
 
@@ -101,8 +108,11 @@ def generate_dataset(out_dir: Path, spec: SyntheticSpec) -> None:
         n_images = int(rng.integers(spec.images_per_patient[0], spec.images_per_patient[1] + 1))
         for image_idx in range(1, n_images + 1):
             image, geometry = render_image(patient, rng, spec)
-            rel = f"{CLASS_DIRS[label]}/{patient.pid}_{image_idx}.jpg"
-            if not cv2.imwrite(str(out_dir / rel), image, params):
+            suffix = ".npy" if spec.format == "celsius" else ".jpg"
+            rel = f"{CLASS_DIRS[label]}/{patient.pid}_{image_idx}{suffix}"
+            if spec.format == "celsius":
+                np.save(out_dir / rel, image)
+            elif not cv2.imwrite(str(out_dir / rel), image, params):
                 raise OSError(f"could not write {out_dir / rel}")
             records.append(
                 {
@@ -117,16 +127,25 @@ def generate_dataset(out_dir: Path, spec: SyntheticSpec) -> None:
             )
     manifest = {
         "generator_version": GENERATOR_VERSION,
-        "spec": asdict(spec),
+        "spec": _spec_fields(spec),
         "side_convention": "left/right refer to the image, not the patient",
         "images": records,
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
 
 
+def _spec_fields(spec: SyntheticSpec) -> dict:
+    """The spec as recorded; the pseudo-colour default without `format`, so its datasets keep
+    the names and manifests they had before the radiometric twin."""
+    fields = asdict(spec)
+    if spec.format == "image":
+        del fields["format"]
+    return fields
+
+
 def _spec_hash(spec: SyntheticSpec) -> str:
     """Short stable digest that changes with the spec or the generator version."""
-    payload = json.dumps({"v": GENERATOR_VERSION, **asdict(spec)}, sort_keys=True)
+    payload = json.dumps({"v": GENERATOR_VERSION, **_spec_fields(spec)}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 

@@ -13,6 +13,12 @@ if TYPE_CHECKING:
     from thermal_icas.core.data.synthetic import SyntheticSpec
 
 PALETTES = {"inferno": cv2.COLORMAP_INFERNO, "jet": cv2.COLORMAP_JET, "gray": None}
+# the radiometric twin (format=celsius): the generator's [0, 1] temperature scale in deg C. Skin
+# then lies at about 30.5-34.5 deg C (5th-95th percentile), the inner eye corners up to 37, the
+# nose tip and ears cooler; the ICAS cooling at signal s is a left-right difference of
+# 0.28 s to 0.83 s deg C at its centre (0.4-1.2 at the default 1.5); the background is a room
+# at 22-22.5 deg C
+CELSIUS_LOW, CELSIUS_SPAN, AMBIENT_CELSIUS = 28.0, 10.0, 22.0
 
 # Full-scale (signal=1) ICAS cooling as a fraction of the temperature range.
 BASE_DELTA = 0.055
@@ -166,9 +172,7 @@ def render_image(
     face_alpha = cv2.warpAffine(face_alpha.astype(np.float32), inverse, (w, h), flags=flags)
     temp += rng.normal(0.0, 0.008, (h, w)).astype(np.float32)
 
-    floor, value, alpha, clutter = _background(temp, face_alpha, rng)
-    value = np.clip(cv2.GaussianBlur(value, (0, 0), 0.7), 0.0, 1.0)
-    image = _colorize(value, alpha, floor, spec.palette)
+    image, clutter = _scene(temp, face_alpha, rng, spec)
     geometry = {
         "center_x": cx,
         "center_y": cy,
@@ -178,6 +182,18 @@ def render_image(
         "yaw": yaw,
     }
     return image, {**{k: round(float(x), 4) for k, x in geometry.items()}, "clutter": clutter}
+
+
+def _scene(
+    temp: np.ndarray, face_alpha: np.ndarray, rng: np.random.Generator, spec: SyntheticSpec
+) -> tuple[np.ndarray, bool]:
+    """The face in its background, as the spec's format holds it, and whether an object was
+    placed beside it."""
+    floor, value, alpha, clutter = _background(temp, face_alpha, rng)
+    value = np.clip(cv2.GaussianBlur(value, (0, 0), 0.7), 0.0, 1.0)
+    if spec.format == "celsius":
+        return _celsius(value, alpha, floor), clutter
+    return _colorize(value, alpha, floor, spec.palette), clutter
 
 
 def _background(
@@ -218,6 +234,14 @@ def _place_clutter(
         if obj.sum() >= 4 and not np.any(obj & keep_out):
             return obj.astype(np.float32), float(rng.uniform(0.35, 0.8))
     return None
+
+
+def _celsius(value: np.ndarray, alpha: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """The same scene in deg C: the face and objects on the generator's scale, the background a
+    room at AMBIENT_CELSIUS with the floor's noise."""
+    scene = CELSIUS_LOW + CELSIUS_SPAN * value
+    room = AMBIENT_CELSIUS + CELSIUS_SPAN * floor
+    return (alpha * scene + (1.0 - alpha) * room).astype(np.float32)
 
 
 def _colorize(value: np.ndarray, alpha: np.ndarray, floor: np.ndarray, palette: str) -> np.ndarray:

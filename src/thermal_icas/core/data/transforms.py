@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import torch
@@ -37,6 +37,7 @@ class AugmentConfig:
         "blur_p": PROBABILITY,
         "contrast": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
         "offset": NON_NEGATIVE,
+        "offset_celsius": NON_NEGATIVE,
         "noise_std": NON_NEGATIVE,
     }
     # (low, high) pairs: crop_scale a share of the image, blur_sigma a width in pixels
@@ -52,9 +53,17 @@ class AugmentConfig:
     noise_std: float = 0.02
     # another camera per image (`camera.CameraJitter`)
     camera: bool = False
+    # on temperature data (`for_temperatures`), the offset in deg C
+    offset_celsius: float = 0.5
 
     def __post_init__(self) -> None:
         self.check(vars(self))
+
+    def for_temperatures(self, span: float) -> AugmentConfig:
+        """On images of one fixed temperature window (`span` deg C wide): no contrast change,
+        which would stretch every difference in deg C, and an offset of up to
+        `offset_celsius` (a warmer or cooler room, a camera's drift), which moves none."""
+        return replace(self, contrast=0.0, offset=self.offset_celsius / span)
 
     @classmethod
     def check(cls, values: Mapping[str, Any], prefix: str = "data.augment.") -> None:

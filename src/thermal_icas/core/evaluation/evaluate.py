@@ -62,11 +62,13 @@ def measure(
     output_dir: Path,
     class_names: tuple[str, str],
     sites: Mapping[str, str] | None = None,
+    probabilities: bool = True,
 ) -> Tested:
     """Intervals of the image-level test metrics, the patient-level metrics (and per site,
     given each patient's in `sites`), operating points and calibration, at the `chosen`
     thresholds; writes test_patients.csv into `output_dir`.
-    `class_names` are (negative, positive)."""
+    `class_names` are (negative, positive). Scores that are not `probabilities` (a rule's
+    temperature difference) have no calibration to measure."""
     metrics = _with_intervals("test/", test, chosen.image_threshold, settings)
     levels = {"test/": test}
     if settings.aggregate != "none" and chosen.patient_threshold is not None:
@@ -84,6 +86,8 @@ def measure(
         _warn_if_small(patients)
     prefix, decided = list(levels.items())[-1]
     metrics.update(_operating_points(decided, chosen, prefix, settings))
+    if not probabilities:
+        return Tested(metrics)
     calibration, curves = _calibration(levels, chosen, settings)
     metrics.update(calibration)
     return Tested(metrics, curves)

@@ -33,7 +33,7 @@ class DataSummary(Callback):
         boards = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
         if boards:
             sample = [record.path for record in data.records("val")[: self.num_images]]
-            sheet = contact_sheet(sample, data.preprocessor.mask, data.background())
+            sheet = contact_sheet(sample, data.preprocessor.mask, data.background(), data.reading)
             for board in boards:
                 board.experiment.add_image("data/masked_inputs", sheet, 0, dataformats="HWC")
 

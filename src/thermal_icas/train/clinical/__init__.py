@@ -1,15 +1,13 @@
 """Clinical covariates beside the images: a table per patient (`data.clinical_table`), its
-features fitted on the training patients (`features`), the embedded dataset's table
-(`synthetic`) and the clinical-only arm (`only`). `clinical=fused` joins the features to the
-image features before the classifier head (`models.heads.ThermalClassifier`)."""
+features fitted on the training patients (`features`) and the embedded dataset's table
+(`synthetic`). `clinical=fused` joins the features to the image features before the classifier
+head (`models.heads.ThermalClassifier`); `clinical=only` fits them alone (`train.tabular`)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import torch
 
 from thermal_icas.core.data.clinical_table import ClinicalTable, read_table
 from thermal_icas.core.errors import ConfigError
@@ -57,8 +55,3 @@ class Clinical:
         fitted = ClinicalFeatures(table).fit(train)
         log.info("clinical features (%d): %s", len(fitted.names), ", ".join(fitted.names))
         return fitted
-
-    @staticmethod
-    def per_image(features: ClinicalFeatures, data: ThermalData) -> torch.Tensor:
-        """(images, features): each image row of the data carries its patient's features."""
-        return torch.from_numpy(features.transform([record.patient for record, _ in data.rows]))

@@ -1,5 +1,6 @@
-"""`clinical=only`: the clinical risk factors alone, no images, on the image arms' own patient
-splits, so the question "do the images add anything?" is answered patient by patient.
+"""A patient-level table alone, no images (`clinical=only`, `features=regions`, or both joined),
+on the image arms' own patient splits, so "do the images add anything?" is answered patient by
+patient.
 
 A scikit-learn model is fitted on the training patients (one row each), the threshold is chosen
 on val as the image arms choose theirs, and the test is scored and reported by the same
@@ -26,8 +27,8 @@ from thermal_icas.core.evaluation import EvalSettings, Scores, evaluate
 from thermal_icas.core.evaluation.evaluate import image_metrics
 from thermal_icas.core.evaluation.thresholds import youden_threshold
 from thermal_icas.core.run_files import RELIABILITY
-from thermal_icas.train.clinical.features import ClinicalFeatures
 from thermal_icas.train.datamodule import ThermalData
+from thermal_icas.train.tabular.features import Joined, split_patients
 
 log = logging.getLogger(__name__)
 
@@ -41,31 +42,31 @@ MODELS: dict[str, Callable[[int], ClassifierMixin]] = {
 }
 
 
-def check_model(name: str) -> None:
+def check_model(name: str, setting: str = "clinical.model") -> None:
     if name not in MODELS:
-        raise ConfigError(f"clinical.model='{name}' must be one of {', '.join(MODELS)}")
+        raise ConfigError(f"{setting}='{name}' must be one of {', '.join(MODELS)}")
 
 
-def clinical_only(
+def tabular_only(
     data: ThermalData,
-    features: ClinicalFeatures,
+    features: Joined,
     model_name: str,
     seed: int,
     settings: EvalSettings,
     output_dir: Path,
 ) -> dict[str, float]:
-    """Fit `model_name` (`clinical.model`) on the training patients, threshold on val, test;
-    returns the test's metrics."""
+    """Fit `model_name` on the training patients, threshold on val, test; returns the test's
+    metrics (and `<kind>/features`, how many columns each table gave)."""
     assert data.classes is not None and data.labels is not None
     check_model(model_name)
     model = MODELS[model_name](seed)
-    patients, targets = _patients(data, "train")
+    patients, targets = split_patients(data, "train")
     model.fit(features.transform(patients), targets)
     if isinstance(model, LogisticRegression):
         weights = ", ".join(
             f"{n} {w:+.2f}" for n, w in zip(features.names, model.coef_[0], strict=True)
         )
-        log.info("clinical=only: logistic weights per standardised feature: %s", weights)
+        log.info("logistic weights per standardised feature: %s", weights)
     val, test = (_image_scores(data, model, features, split) for split in ("val", "test"))
     threshold = youden_threshold(val.scores, val.labels)
     names = (data.classes.negative, data.classes.positive)
@@ -76,29 +77,22 @@ def clinical_only(
     result = evaluate(val, test, threshold, settings, output_dir, names, prior_shift, sites)
     metrics.update(result.metrics)
     plot_reliability(result.reliability, settings.calibration_bins, output_dir / RELIABILITY)
-    metrics["clinical/features"] = float(len(features.names))
+    metrics.update(features.counts())
     write_test_files(output_dir, data.records("test"), test, threshold, data.classes, metrics)
     return metrics
 
 
-def _patients(data: ThermalData, split: str) -> tuple[list[str], np.ndarray]:
-    """The split's patients in order of first image, with the targets as trained (permuted
-    across train and val patients in a null run)."""
-    assert data.classes is not None and data.labels is not None
-    first: dict[str, int] = {}
-    for index in data.indices(split):
-        first.setdefault(data.rows[index][0].patient, index)
-    labels = data.labels[list(first.values())].numpy()
-    return list(first), (labels == data.classes.positive_index).astype(int)
-
-
 def _image_scores(
-    data: ThermalData, model: ClassifierMixin, features: ClinicalFeatures, split: str
+    data: ThermalData, model: ClassifierMixin, features: Joined, split: str
 ) -> Scores:
-    assert data.classes is not None and data.labels is not None
-    patients, _ = _patients(data, split)
+    patients, _ = split_patients(data, split)
     probs = model.predict_proba(features.transform(patients))[:, 1]
-    by_patient = dict(zip(patients, probs.tolist(), strict=True))
+    return broadcast(data, split, dict(zip(patients, probs.tolist(), strict=True)))
+
+
+def broadcast(data: ThermalData, split: str, by_patient: dict[str, float]) -> Scores:
+    """Each image of the split scored with its patient's score."""
+    assert data.classes is not None and data.labels is not None
     indices = data.indices(split)
     images = [record.patient for record in data.records_at(indices)]
     targets = (data.labels[indices] == data.classes.positive_index).int().tolist()
