@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -85,6 +86,11 @@ def load_script(name: str) -> ModuleType:
     sys.modules[name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def run_metrics(run_dir: Path) -> dict[str, float]:
+    """A finished run's metrics.json."""
+    return json.loads((run_dir / "metrics.json").read_text())
 
 
 def write_image(path: Path, image: np.ndarray) -> None:

@@ -3,7 +3,6 @@ the embedded table's signal, the clinical-only arm and the fused classifier."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from tests.conftest import ComposeFn
+from tests.conftest import ComposeFn, run_metrics
 from thermal_icas.core.errors import ConfigError, DatasetError, PretrainedWeightsError
 from thermal_icas.core.explain.maps import explain_batch
 from thermal_icas.core.models.encoder import ThermalEncoder
@@ -176,10 +175,6 @@ def test_a_fused_classifier_needs_and_uses_its_clinical_features() -> None:
     assert torch.allclose(maps.logits, base, atol=1e-5) and maps.cam.shape[0] == 2
 
 
-def _metrics(path: Path) -> dict[str, float]:
-    return json.loads((path / "metrics.json").read_text())
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("signal", [0.0, 2.0])
 def test_clinical_only_beats_chance_at_a_strong_signal_and_not_at_zero(
@@ -190,7 +185,7 @@ def test_clinical_only_beats_chance_at_a_strong_signal_and_not_at_zero(
         ["clinical=only", f"clinical.synthetic_signal={signal}", "threads=1"], output_dir=out
     )
     run(cfg)
-    metrics = _metrics(out)
+    metrics = run_metrics(out)
     low, high = metrics["test/patient/auroc_ci_low"], metrics["test/patient/auroc_ci_high"]
     assert metrics["test/patient/n"] == 36 and metrics["clinical/features"] == 8
     if signal == 0.0:
@@ -206,7 +201,7 @@ def test_fused_trains_with_the_clinical_features_joined(compose_cfg: ComposeFn) 
     cfg = compose_cfg(["experiment=smoke", "clinical=fused", "debug=fast"])
     run(cfg)
     out = Path(cfg.paths.output_dir)
-    metrics = _metrics(out)
+    metrics = run_metrics(out)
     assert 0.0 <= metrics["test/patient/auroc"] <= 1.0
     (best,) = (out / "checkpoints" / "classifier").glob("best-*.ckpt")
     weights = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]

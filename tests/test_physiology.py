@@ -4,7 +4,6 @@ nothing at signal 0, and the levers refuse combinations that mean nothing."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from tests.conftest import ComposeFn
+from tests.conftest import ComposeFn, run_metrics
 from thermal_icas.analysis.trained_run import load_run
 from thermal_icas.core import run_files
 from thermal_icas.core.errors import ConfigError, PretrainedWeightsError
@@ -110,10 +109,6 @@ def _planted_cohort(root: Path, cooling: float, patients: int = 120) -> Path:
     return root
 
 
-def _metrics(out: Path) -> dict[str, float]:
-    return json.loads((out / "metrics.json").read_text())
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("cooling", [2.0, 0.0])
 def test_the_rule_finds_a_planted_two_degrees_and_nothing_at_zero(
@@ -123,7 +118,7 @@ def test_the_rule_finds_a_planted_two_degrees_and_nothing_at_zero(
     out = tmp_path / "rule"
     overrides = ["rule=capistrant", f"data.data_dir={data_dir}", "data.format=celsius"]
     run(compose_cfg([*overrides, "data.image_size=32", "threads=1"], output_dir=out))
-    metrics = _metrics(out)
+    metrics = run_metrics(out)
     assert metrics["rule/threshold"] == 0.7 and metrics["rule/celsius"] == 1.0
     low, high = metrics["test/patient/auroc_ci_low"], metrics["test/patient/auroc_ci_high"]
     if cooling:
@@ -144,7 +139,7 @@ def test_the_regions_arm_learns_the_embedded_signal_and_nothing_at_zero(
     small += ["data.synthetic.width=80", "data.image_size=32"]
     overrides = ["features=regions", f"data.synthetic.signal={signal}", *small, "threads=1"]
     run(compose_cfg(overrides, output_dir=out))
-    metrics = _metrics(out)
+    metrics = run_metrics(out)
     low, high = metrics["test/patient/auroc_ci_low"], metrics["test/patient/auroc_ci_high"]
     assert metrics["regions/features"] == len(NAMES)
     if signal:

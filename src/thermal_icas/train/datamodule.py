@@ -265,7 +265,7 @@ def _check_embedded_format(
     """The embedded data are read as what they hold: pictures, or the twin's deg C arrays."""
     if data_dir is not None:
         return
-    wanted = "celsius" if synthetic.format == "celsius" else "image"
+    wanted = synthetic.format  # image or celsius, as data.format names them
     if reading.format != wanted:
         raise ConfigError(
             f"data.format={reading.format} cannot read the embedded data "

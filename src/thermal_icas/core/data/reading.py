@@ -92,10 +92,6 @@ class Reading:
             raise ConfigError("data.format=image holds no temperatures")
         return self.reader(path)
 
-    def degrees(self, unit_difference: float) -> float:
-        """A difference in the picture's [0, 1] scale in deg C (temperature formats)."""
-        return unit_difference * self.window.span
-
 
 def _jpeg_fault(path: str | Path) -> str | None:
     """Why a JPEG (by its content, whatever the file's name) does not decode to its end, or None.

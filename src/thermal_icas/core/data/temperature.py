@@ -90,9 +90,8 @@ class TemperatureReader:
     @classmethod
     def of(cls, format: str, counts_to_celsius: Sequence[float] | None) -> TemperatureReader:
         """From the config's values (a list for the scale)."""
-        if counts_to_celsius is None or len(counts_to_celsius) != 2:
-            return cls(format, None if counts_to_celsius is None else tuple(counts_to_celsius))
-        return cls(format, (float(counts_to_celsius[0]), float(counts_to_celsius[1])))
+        scale = None if counts_to_celsius is None else tuple(map(float, counts_to_celsius))
+        return cls(format, scale)
 
     def __call__(self, path: str | Path) -> np.ndarray:
         read = {"flir": _flir, "counts": self._counts, "celsius": _celsius}[self.format]

@@ -45,13 +45,13 @@ class Masking:
             if cache_dir and not isinstance(method, NoMask)
             else None
         )
-        self._method_key = method.cache_key()
 
     def read_as(self, reading_key: str) -> None:
         """Masks are cached by file content: a file read another way (a palette inverted, a
         temperature window) is another picture and gets masks of its own."""
         if self.cache is not None:
-            self.cache.mask_key = self._method_key + (f":{reading_key}" if reading_key else "")
+            suffix = f":{reading_key}" if reading_key else ""
+            self.cache.mask_key = self.method.cache_key() + suffix
 
     def background(self, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
         """The RGB value in [0, 1] that background pixels take, given the normalisation."""
