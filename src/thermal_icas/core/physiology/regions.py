@@ -17,7 +17,8 @@ import numpy as np
 
 from thermal_icas.core.asymmetry import align_on_midline
 
-# (u0, u1, v0, v1); placed on the embedded faces' anatomy and checked on real faces by eye
+# (u0, u1, v0, v1); placed from the embedded generator's anatomy and the script baseline's boxes
+# (scripts/regional_baseline.py), before any result was read; not tuned on real faces
 PAIRED: dict[str, tuple[float, float, float, float]] = {
     "forehead": (0.05, 0.6, 0.10, 0.25),
     "supraorbital": (0.1, 0.6, 0.25, 0.35),
